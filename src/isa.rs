@@ -1,0 +1,202 @@
+//! Instruction sets: detection, the list this CPU can run, and running a generic kernel on one of them.
+//!
+//! This is the only file that names an instruction set or writes `cfg(target_arch)`.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use pulp::{Scalar128b, Scalar256b, Scalar512b, Simd, WithSimd};
+
+use crate::Error;
+
+/// A backend: an instruction set the kernels can be run with.
+///
+/// Every backend computes the same bits (see the crate docs on determinism); they differ only in speed.
+/// The three `Emulated*` backends run the 4-, 8- and 16-lane vector logic in portable code on any CPU:
+/// they are slow and exist to prove that the lane width does not change a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Isa {
+    /// Portable scalar code, one lane (pulp's `Scalar`). Runs everywhere.
+    Scalar,
+    /// x86-64 AVX2 + FMA, 8 lanes (pulp's `V3`).
+    Avx2,
+    /// x86-64 AVX-512F/BW/CD/DQ/VL, 16 lanes (pulp's `V4`).
+    Avx512,
+    /// aarch64 Advanced SIMD, 4 lanes (pulp's `Neon`).
+    Neon,
+    /// Portable emulation of 4-lane vectors (pulp's `Scalar128b`). Runs everywhere.
+    Emulated128,
+    /// Portable emulation of 8-lane vectors (pulp's `Scalar256b`). Runs everywhere.
+    Emulated256,
+    /// Portable emulation of 16-lane vectors (pulp's `Scalar512b`). Runs everywhere.
+    Emulated512,
+}
+
+impl Isa {
+    /// Every backend this crate knows, in order of preference for the hardware ones.
+    pub const ALL: [Isa; 7] = [
+        Isa::Avx512,
+        Isa::Avx2,
+        Isa::Neon,
+        Isa::Scalar,
+        Isa::Emulated128,
+        Isa::Emulated256,
+        Isa::Emulated512,
+    ];
+
+    /// The backend the default (free-function) path uses on this CPU: the widest one available.
+    /// Detected once and cached.
+    pub fn detect() -> Isa {
+        static CACHE: AtomicU8 = AtomicU8::new(u8::MAX);
+        let cached = CACHE.load(Ordering::Relaxed);
+        if let Some(&isa) = Isa::ALL.get(usize::from(cached)) {
+            return isa;
+        }
+        let isa = Backend::detect_uncached().isa();
+        let index = Isa::ALL.iter().position(|&i| i == isa).unwrap_or(3);
+        CACHE.store(index as u8, Ordering::Relaxed);
+        isa
+    }
+
+    /// Whether this CPU (and this build) can run the backend.
+    pub fn is_available(self) -> bool {
+        Backend::new(self).is_ok()
+    }
+
+    /// The hardware backends this CPU can run, widest first, always ending with [`Isa::Scalar`].
+    /// (The emulated backends run everywhere and are not listed.)
+    pub fn available() -> impl Iterator<Item = Isa> {
+        Isa::ALL[..4].iter().copied().filter(|i| i.is_available())
+    }
+
+    /// A short name: `"scalar"`, `"avx2"`, `"avx512"`, `"neon"`, `"emulated128"`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
+            Isa::Emulated128 => "emulated128",
+            Isa::Emulated256 => "emulated256",
+            Isa::Emulated512 => "emulated512",
+        }
+    }
+}
+
+impl core::fmt::Display for Isa {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Token {
+    Scalar,
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    V3(pulp::x86::V3),
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    V4(pulp::x86::V4),
+    #[cfg(target_arch = "aarch64")]
+    Neon(pulp::aarch64::Neon),
+    E128,
+    E256,
+    E512,
+}
+
+/// A backend that has been checked to run on this CPU: the handle every kernel is called through.
+///
+/// Build one with [`Backend::new`] to force an instruction set (for tests and benchmarks) or take
+/// [`Backend::detect`]; the crate's free functions use the latter.
+#[derive(Clone, Copy, Debug)]
+pub struct Backend {
+    token: Token,
+}
+
+impl Backend {
+    /// The chosen backend, if this CPU and build can run it.
+    ///
+    /// # Errors
+    /// [`Error::UnavailableIsa`] when the CPU lacks the instruction set (or it is for another architecture).
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{Backend, Isa};
+    /// let scalar = Backend::new(Isa::Scalar)?; // always available
+    /// assert_eq!(scalar.sq_l2(&[1.0, 2.0], &[1.0, 4.0])?, 4.0);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
+    pub fn new(isa: Isa) -> Result<Backend, Error> {
+        let token = match isa {
+            Isa::Scalar => Some(Token::Scalar),
+            Isa::Emulated128 => Some(Token::E128),
+            Isa::Emulated256 => Some(Token::E256),
+            Isa::Emulated512 => Some(Token::E512),
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Isa::Avx2 => pulp::x86::V3::try_new().map(Token::V3),
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Isa::Avx512 => pulp::x86::V4::try_new().map(Token::V4),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => pulp::aarch64::Neon::try_new().map(Token::Neon),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        token
+            .map(|token| Backend { token })
+            .ok_or(Error::UnavailableIsa { isa: isa.name() })
+    }
+
+    /// The backend of the default path: [`Isa::detect`].
+    pub fn detect() -> Backend {
+        Backend::new(Isa::detect()).unwrap_or(Backend {
+            token: Token::Scalar,
+        })
+    }
+
+    fn detect_uncached() -> Backend {
+        [Isa::Avx512, Isa::Avx2, Isa::Neon]
+            .into_iter()
+            .find_map(|isa| Backend::new(isa).ok())
+            .unwrap_or(Backend {
+                token: Token::Scalar,
+            })
+    }
+
+    /// Which instruction set this backend runs.
+    pub fn isa(&self) -> Isa {
+        match self.token {
+            Token::Scalar => Isa::Scalar,
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Token::V3(_) => Isa::Avx2,
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Token::V4(_) => Isa::Avx512,
+            #[cfg(target_arch = "aarch64")]
+            Token::Neon(_) => Isa::Neon,
+            Token::E128 => Isa::Emulated128,
+            Token::E256 => Isa::Emulated256,
+            Token::E512 => Isa::Emulated512,
+        }
+    }
+
+    /// Runs a generic kernel with this backend's `Simd` type (inside its `target_feature` context).
+    #[inline(always)]
+    pub(crate) fn run<Op: WithSimd>(self, op: Op) -> Op::Output {
+        match self.token {
+            Token::Scalar => Simd::vectorize(pulp::Scalar::new(), op),
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Token::V3(simd) => Simd::vectorize(simd, op),
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Token::V4(simd) => Simd::vectorize(simd, op),
+            #[cfg(target_arch = "aarch64")]
+            Token::Neon(simd) => Simd::vectorize(simd, op),
+            Token::E128 => Simd::vectorize(Scalar128b, op),
+            Token::E256 => Simd::vectorize(Scalar256b, op),
+            Token::E512 => Simd::vectorize(Scalar512b, op),
+        }
+    }
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Backend::detect()
+    }
+}

@@ -1,0 +1,62 @@
+//! Squared L2 distances and distance-based losses over `f32` rows, forward and backward, SIMD-fast and
+//! bit-for-bit the same on every CPU.
+//!
+//! # Quick start
+//! ```
+//! use triplet_simd::{sq_l2, l2, sq_l2_rows, Rows};
+//!
+//! // The design document's worked example.
+//! let (x, y) = ([1.0, 2.0, 3.0], [1.1, 2.0, 3.3]);
+//! assert!((sq_l2(&x, &y)? - 0.10).abs() < 1e-6);
+//! assert!((l2(&x, &y)? - 0.316_227_766).abs() < 1e-6);
+//!
+//! // Batched rows read through strided views: no copy of padded or interleaved data.
+//! let a = [1.0, 2.0, 3.0, /* pad */ 0.0, 4.0, 5.0, 6.0];
+//! let b = [1.0, 2.0, 3.0, 4.0, 5.0, 8.0];
+//! let mut out = [0.0; 2];
+//! sq_l2_rows(Rows::new(&a, 2, 3, 4)?, Rows::dense(&b, 2, 3)?, &mut out)?;
+//! assert_eq!(out, [0.0, 4.0]);
+//! # Ok::<(), triplet_simd::Error>(())
+//! ```
+//!
+//! # Backends and dispatch
+//! Kernels are written once over [`pulp::Simd`] and run with AVX-512, AVX2+FMA, NEON or scalar code.
+//! [`Isa::detect`] picks the widest one this CPU runs (once, cached); the free functions use it.
+//! [`Backend::new`] forces one ([`Error::UnavailableIsa`] if the CPU lacks it, never undefined behaviour),
+//! and every operation is a method of [`Backend`]. Each call dispatches once, then loops over its rows.
+//!
+//! # Determinism
+//! Every result is bit-identical on every backend, including pulp's emulated 4-, 8- and 16-lane vectors.
+//! Every row sum uses 64 logical lanes (element `i` goes to lane `i mod 64`), one fused multiply-add per
+//! element everywhere (`acc = fma(d, d, acc)` with `d = x − y`), zero-filled tails, and one fixed tree
+//! that folds the 64 lanes (`lane i += lane i + h` for `h = 32, 16, …, 1`). A backend with `W` lanes keeps
+//! `64 / W` vector accumulators, so the lane width changes the speed and never the rounding. Square roots
+//! are IEEE (correctly rounded); sums over rows are taken in `f64` in row order.
+//!
+//! # Accuracy
+//! The [`reference`] module is the `f64` oracle; [`reference::sq_l2_bound`] states how far the fast path
+//! may be from it.
+//!
+//! # `no_std`
+//! The crate is `#![no_std]`; the default `std` feature only switches CPU detection to `std`'s cached
+//! detection (without it, pulp reads CPUID itself). Nothing allocates.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod distance;
+mod error;
+mod isa;
+mod kernel;
+mod loss;
+pub mod reference;
+mod rows;
+
+pub use distance::{l2, l2_one_to_many, l2_rows, sq_l2, sq_l2_one_to_many, sq_l2_rows};
+pub use error::Error;
+pub use isa::{Backend, Isa};
+pub use loss::{GradMode, Reduction, SquaredError, SquaredErrorKind, Upstream};
+pub use rows::{Rows, RowsMut};

@@ -1,0 +1,236 @@
+//! Losses on rows: the sum-of-squares and mean-squared-error losses with their gradients.
+
+use crate::kernel::loss::{SquaredError as Kernel, Weights};
+use crate::{Backend, Error, Rows, RowsMut};
+
+/// How per-item losses are combined (SEMANTICS.md, "Reductions").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// No reduction: per-item losses go into a caller buffer; the returned value is their sum.
+    None,
+    /// `Σ loss_i` (the design document).
+    Sum,
+    /// `Σ loss_i / N` (PyTorch's default). `N = 0` gives 0, not PyTorch's NaN.
+    #[default]
+    Mean,
+    /// `Σ loss_i / #active` (pytorch-metric-learning's `AvgNonZeroReducer`); 0 when nothing is active.
+    /// For the squared-error losses every row counts as active, so this equals [`Reduction::Mean`].
+    MeanActive,
+}
+
+/// What a backward pass does with the gradient buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GradMode {
+    /// Write every gradient row (zeros where the gradient is 0).
+    #[default]
+    Overwrite,
+    /// Add to what the buffers hold (`g = g + new`, one rounding each for the product and the sum).
+    Accumulate,
+}
+
+/// The gradient of the final loss with respect to this loss's output (PyTorch's `grad_output`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Upstream<'a> {
+    /// One value for the reduced loss (or for every item with [`Reduction::None`]); usually `1.0`.
+    Scalar(f32),
+    /// One value per item; only with [`Reduction::None`].
+    PerItem(&'a [f32]),
+}
+
+impl Default for Upstream<'_> {
+    fn default() -> Self {
+        Upstream::Scalar(1.0)
+    }
+}
+
+/// Checks an upstream gradient against `n` items and a reduction; returns the weight of each item's
+/// gradient and the divisor of the reduced loss (`count` is the number of items the mean divides by).
+pub(crate) fn weights<'u>(
+    upstream: Upstream<'u>,
+    reduction: Reduction,
+    n: usize,
+    count: usize,
+) -> Result<Weights<'u>, Error> {
+    match (upstream, reduction) {
+        (Upstream::PerItem(g), Reduction::None) => {
+            if g.len() != n {
+                return Err(Error::LengthMismatch {
+                    what: "length of the per-item upstream gradient",
+                    expected: n,
+                    found: g.len(),
+                });
+            }
+            Ok(Weights::Each(g))
+        }
+        (Upstream::PerItem(_), _) => Err(Error::Missing {
+            what: "Reduction::None, which a per-item upstream gradient needs",
+        }),
+        (Upstream::Scalar(g), Reduction::None | Reduction::Sum) => Ok(Weights::All(g)),
+        (Upstream::Scalar(g), Reduction::Mean | Reduction::MeanActive) => {
+            Ok(Weights::All(if count == 0 { 0.0 } else { g / count as f32 }))
+        }
+    }
+}
+
+/// Reduces `Σ loss_i` (accumulated in f64) over `n` items, `count` of which the mean divides by.
+pub(crate) fn reduce(total: f64, reduction: Reduction, count: usize) -> f32 {
+    match reduction {
+        Reduction::None | Reduction::Sum => total as f32,
+        Reduction::Mean | Reduction::MeanActive => {
+            if count == 0 {
+                0.0
+            } else {
+                (total / count as f64) as f32
+            }
+        }
+    }
+}
+
+pub(crate) fn check_same_shape(
+    what: &'static str,
+    rows: usize,
+    dim: usize,
+    other_rows: usize,
+    other_dim: usize,
+) -> Result<(), Error> {
+    if other_rows != rows {
+        return Err(Error::LengthMismatch {
+            what,
+            expected: rows,
+            found: other_rows,
+        });
+    }
+    if other_dim != dim {
+        return Err(Error::LengthMismatch {
+            what,
+            expected: dim,
+            found: other_dim,
+        });
+    }
+    Ok(())
+}
+
+/// Which squared-error loss: per row `Σ(a − b)²` or `Σ(a − b)² / D`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SquaredErrorKind {
+    /// The design document's "L2-norm loss" `Σ(a − b)²`; gradient `2(a − b)` w.r.t. `a`.
+    SumOfSquares,
+    /// The mean squared error `Σ(a − b)² / D`; gradient `2(a − b)/D` w.r.t. `a`.
+    Mse,
+}
+
+/// The sum-of-squares or MSE loss between two batches of rows, reduced over the rows.
+///
+/// # Examples
+/// ```
+/// use triplet_simd::{Reduction, Rows, RowsMut, SquaredError, Upstream, GradMode};
+/// let a = [1.0, 2.0, 3.0];
+/// let b = [1.1, 2.0, 3.3];
+/// let mse = SquaredError::mse().reduction(Reduction::Sum);
+/// let (a, b) = (Rows::dense(&a, 1, 3)?, Rows::dense(&b, 1, 3)?);
+/// let loss = mse.forward(a, b, None)?;
+/// assert!((loss - 0.1 / 3.0).abs() < 1e-7);
+/// let mut ga = [0.0; 3];
+/// mse.forward_backward(a, b, None, Upstream::Scalar(1.0), Some(RowsMut::dense(&mut ga, 1, 3)?), None, GradMode::Overwrite)?;
+/// assert!((ga[2] - 2.0 * (3.0 - 3.3) / 3.0).abs() < 1e-6);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct SquaredError {
+    kind: SquaredErrorKind,
+    reduction: Reduction,
+    backend: Backend,
+}
+
+impl SquaredError {
+    /// The sum-of-squares loss, reduced with [`Reduction::Mean`] on the detected backend.
+    pub fn sum_of_squares() -> Self {
+        Self::new(SquaredErrorKind::SumOfSquares)
+    }
+    /// The MSE loss, reduced with [`Reduction::Mean`] on the detected backend.
+    pub fn mse() -> Self {
+        Self::new(SquaredErrorKind::Mse)
+    }
+    /// The given loss, reduced with [`Reduction::Mean`] on the detected backend.
+    pub fn new(kind: SquaredErrorKind) -> Self {
+        Self {
+            kind,
+            reduction: Reduction::Mean,
+            backend: Backend::detect(),
+        }
+    }
+    /// The reduction over rows.
+    pub fn reduction(self, reduction: Reduction) -> Self {
+        Self { reduction, ..self }
+    }
+    /// Runs on this backend instead of the detected one.
+    pub fn backend(self, backend: Backend) -> Self {
+        Self { backend, ..self }
+    }
+
+    /// The reduced loss; with `per_row`, each row's loss too (required for [`Reduction::None`]).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `a` and `b` differ in rows or dim or `per_row` is not one value a row;
+    /// [`Error::Missing`] for [`Reduction::None`] without `per_row`.
+    pub fn forward(&self, a: Rows<'_>, b: Rows<'_>, per_row: Option<&mut [f32]>) -> Result<f32, Error> {
+        self.forward_backward(a, b, per_row, Upstream::Scalar(0.0), None, None, GradMode::Accumulate)
+    }
+
+    /// The loss and, in the same pass, the gradients with respect to `a` and `b` (either may be `None`),
+    /// scaled by `upstream`.
+    ///
+    /// # Errors
+    /// As [`SquaredError::forward`]; also [`Error::LengthMismatch`] if a gradient view's shape differs from
+    /// the inputs' or a per-item upstream has the wrong length, [`Error::Missing`] for a per-item upstream
+    /// without [`Reduction::None`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_backward(
+        &self,
+        a: Rows<'_>,
+        b: Rows<'_>,
+        per_row: Option<&mut [f32]>,
+        upstream: Upstream<'_>,
+        grad_a: Option<RowsMut<'_>>,
+        grad_b: Option<RowsMut<'_>>,
+        mode: GradMode,
+    ) -> Result<f32, Error> {
+        let (n, dim) = (a.rows(), a.dim());
+        check_same_shape("shape of b", n, dim, b.rows(), b.dim())?;
+        for g in [&grad_a, &grad_b].into_iter().flatten() {
+            check_same_shape("shape of a gradient", n, dim, g.rows(), g.dim())?;
+        }
+        match per_row.as_deref() {
+            Some(p) if p.len() != n => {
+                return Err(Error::LengthMismatch {
+                    what: "length of the per-row loss buffer",
+                    expected: n,
+                    found: p.len(),
+                });
+            }
+            None if self.reduction == Reduction::None => {
+                return Err(Error::Missing {
+                    what: "a per-row loss buffer, which Reduction::None needs",
+                });
+            }
+            _ => {}
+        }
+        let weight = weights(upstream, self.reduction, n, n)?;
+        let divisor = match self.kind {
+            SquaredErrorKind::SumOfSquares => 1.0,
+            // A row of no values has no error: D = 0 gives 0 rather than 0/0.
+            SquaredErrorKind::Mse => dim.max(1) as f32,
+        };
+        let total = self.backend.run(Kernel {
+            a,
+            b,
+            divisor,
+            per_row,
+            weight,
+            grad_a,
+            grad_b,
+            mode,
+        });
+        Ok(reduce(total, self.reduction, n))
+    }
+}
