@@ -42,9 +42,10 @@ impl Backend {
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
     #[doc(alias = "sqeuclidean")]
+    #[inline]
     pub fn sq_l2(&self, a: &[f32], b: &[f32]) -> Result<f32, Error> {
         check_pair(a, b)?;
-        Ok(self.run(Pair { a, b, root: false }))
+        Ok(self.run(Pair::<false> { a, b }))
     }
 
     /// Euclidean distance `sqrt(Σ (a_i − b_i)²)` (the square root of [`Backend::sq_l2`], correctly rounded).
@@ -60,9 +61,10 @@ impl Backend {
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
     #[doc(alias = "euclidean")]
+    #[inline]
     pub fn l2(&self, a: &[f32], b: &[f32]) -> Result<f32, Error> {
         check_pair(a, b)?;
-        Ok(self.run(Pair { a, b, root: true }))
+        Ok(self.run(Pair::<true> { a, b }))
     }
 
     /// `out[r] = sq_l2(a_r, b_r)` for every row; each view has its own stride.
@@ -82,6 +84,7 @@ impl Backend {
     /// assert_eq!(out, [25.0, 1.0]);
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
+    #[inline]
     pub fn sq_l2_rows(&self, a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
         self.rows(a, b, out, false)
     }
@@ -90,6 +93,7 @@ impl Backend {
     ///
     /// # Errors
     /// As [`Backend::sq_l2_rows`].
+    #[inline]
     pub fn l2_rows(&self, a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
         self.rows(a, b, out, true)
     }
@@ -108,7 +112,13 @@ impl Backend {
     /// assert_eq!(out, [0.0, 25.0]);
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
-    pub fn sq_l2_one_to_many(&self, query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
+    #[inline]
+    pub fn sq_l2_one_to_many(
+        &self,
+        query: &[f32],
+        rows: Rows<'_>,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
         self.one_to_many(query, rows, out, false)
     }
 
@@ -116,18 +126,32 @@ impl Backend {
     ///
     /// # Errors
     /// As [`Backend::sq_l2_one_to_many`].
-    pub fn l2_one_to_many(&self, query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
+    #[inline]
+    pub fn l2_one_to_many(
+        &self,
+        query: &[f32],
+        rows: Rows<'_>,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
         self.one_to_many(query, rows, out, true)
     }
 
+    #[inline]
     fn rows(&self, a: Rows<'_>, b: Rows<'_>, out: &mut [f32], root: bool) -> Result<(), Error> {
-        crate::loss::check_same_shape("shape of b", a.rows(), a.dim(), b.rows(), b.dim())?;
+        crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), b.rows(), b.dim())?;
         check_out(out, a.rows())?;
         self.run(RowPairs { a, b, out, root });
         Ok(())
     }
 
-    fn one_to_many(&self, query: &[f32], rows: Rows<'_>, out: &mut [f32], root: bool) -> Result<(), Error> {
+    #[inline]
+    fn one_to_many(
+        &self,
+        query: &[f32],
+        rows: Rows<'_>,
+        out: &mut [f32],
+        root: bool,
+    ) -> Result<(), Error> {
         if query.len() != rows.dim() {
             return Err(Error::LengthMismatch {
                 what: "length of the query",
@@ -137,7 +161,12 @@ impl Backend {
         }
         check_out(out, rows.rows())?;
         let b = Rows::broadcast(query, rows.rows());
-        self.run(RowPairs { a: rows, b, out, root });
+        self.run(RowPairs {
+            a: rows,
+            b,
+            out,
+            root,
+        });
         Ok(())
     }
 }
@@ -154,6 +183,7 @@ impl Backend {
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
 #[doc(alias = "sqeuclidean")]
+#[inline]
 pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
     Backend::detect().sq_l2(a, b)
 }
@@ -169,6 +199,7 @@ pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
 /// assert!((d - 0.316_227_77).abs() < 1e-6);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
+#[inline]
 pub fn l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
     Backend::detect().l2(a, b)
 }
@@ -187,6 +218,7 @@ pub fn l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
 /// assert_eq!(out, [0.0, 25.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
+#[inline]
 pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
     Backend::detect().sq_l2_rows(a, b, out)
 }
@@ -205,6 +237,7 @@ pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error
 /// assert_eq!(out, [5.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
+#[inline]
 pub fn l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
     Backend::detect().l2_rows(a, b, out)
 }
@@ -223,6 +256,7 @@ pub fn l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
 /// assert_eq!(out, [0.0, 2.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
+#[inline]
 pub fn sq_l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
     Backend::detect().sq_l2_one_to_many(query, rows, out)
 }
@@ -241,6 +275,7 @@ pub fn sq_l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Resu
 /// assert_eq!(out, [5.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
+#[inline]
 pub fn l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
     Backend::detect().l2_one_to_many(query, rows, out)
 }

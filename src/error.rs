@@ -4,7 +4,7 @@ use core::fmt;
 
 /// Everything that can go wrong in a call. Every public function validates its input and returns one of
 /// these instead of panicking; nothing is written to an output buffer when an error is returned.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// A row stride shorter than the row length.
@@ -56,26 +56,10 @@ pub enum Error {
         /// The backend's name.
         isa: &'static str,
     },
-    /// A numeric parameter is out of its domain (NaN, infinite, negative where it must not be).
-    InvalidParameter {
-        /// The parameter's name.
-        name: &'static str,
-        /// The value given.
-        value: f32,
-    },
     /// A configuration needs a buffer or setting that was not given.
     Missing {
         /// What is missing and why.
         what: &'static str,
-    },
-    /// A row index (of an index triplet) is not below the number of rows.
-    IndexOutOfRange {
-        /// Which triplet holds the index.
-        triplet: usize,
-        /// The index.
-        index: u32,
-        /// The number of rows it must be below.
-        rows: usize,
     },
 }
 
@@ -83,7 +67,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Error::StrideTooSmall { stride, dim } => {
-                write!(f, "row stride {stride} is smaller than the row length {dim}")
+                write!(
+                    f,
+                    "row stride {stride} is smaller than the row length {dim}"
+                )
             }
             Error::SizeOverflow { rows, stride, dim } => write!(
                 f,
@@ -102,23 +89,18 @@ impl fmt::Display for Error {
                 "byte buffer starts {offset} bytes past a 4-byte boundary, so it cannot be read as f32"
             ),
             Error::ByteLength { len } => {
-                write!(f, "byte buffer of {len} bytes is not a whole number of f32 values")
+                write!(
+                    f,
+                    "byte buffer of {len} bytes is not a whole number of f32 values"
+                )
             }
             Error::UnavailableIsa { isa } => {
-                write!(f, "the {isa} backend cannot run on this CPU or was not compiled in")
-            }
-            Error::InvalidParameter { name, value } => {
-                write!(f, "{name} = {value} is not allowed")
+                write!(
+                    f,
+                    "the {isa} backend cannot run on this CPU or was not compiled in"
+                )
             }
             Error::Missing { what } => write!(f, "missing {what}"),
-            Error::IndexOutOfRange {
-                triplet,
-                index,
-                rows,
-            } => write!(
-                f,
-                "triplet {triplet} names row {index} but the matrix has {rows} rows"
-            ),
         }
     }
 }

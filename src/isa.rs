@@ -2,8 +2,6 @@
 //!
 //! This is the only file that names an instruction set or writes `cfg(target_arch)`.
 
-use core::sync::atomic::{AtomicU8, Ordering};
-
 use pulp::{Scalar128b, Scalar256b, Scalar512b, Simd, WithSimd};
 
 use crate::Error;
@@ -45,17 +43,10 @@ impl Isa {
     ];
 
     /// The backend the default (free-function) path uses on this CPU: the widest one available.
-    /// Detected once and cached.
+    /// Detection runs once; pulp caches it in a static (from `std`'s detection, or from CPUID without
+    /// `std`), so asking again costs one atomic load.
     pub fn detect() -> Isa {
-        static CACHE: AtomicU8 = AtomicU8::new(u8::MAX);
-        let cached = CACHE.load(Ordering::Relaxed);
-        if let Some(&isa) = Isa::ALL.get(usize::from(cached)) {
-            return isa;
-        }
-        let isa = Backend::detect_uncached().isa();
-        let index = Isa::ALL.iter().position(|&i| i == isa).unwrap_or(3);
-        CACHE.store(index as u8, Ordering::Relaxed);
-        isa
+        Backend::detect().isa()
     }
 
     /// Whether this CPU (and this build) can run the backend.
@@ -125,6 +116,7 @@ impl Backend {
     /// assert_eq!(scalar.sq_l2(&[1.0, 2.0], &[1.0, 4.0])?, 4.0);
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
+    #[inline]
     pub fn new(isa: Isa) -> Result<Backend, Error> {
         let token = match isa {
             Isa::Scalar => Some(Token::Scalar),
@@ -145,20 +137,20 @@ impl Backend {
             .ok_or(Error::UnavailableIsa { isa: isa.name() })
     }
 
-    /// The backend of the default path: [`Isa::detect`].
+    /// The backend of the default path: the widest this CPU runs ([`Isa::detect`]).
+    #[inline]
     pub fn detect() -> Backend {
-        Backend::new(Isa::detect()).unwrap_or(Backend {
-            token: Token::Scalar,
-        })
-    }
-
-    fn detect_uncached() -> Backend {
-        [Isa::Avx512, Isa::Avx2, Isa::Neon]
-            .into_iter()
-            .find_map(|isa| Backend::new(isa).ok())
-            .unwrap_or(Backend {
-                token: Token::Scalar,
-            })
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        let token = pulp::x86::V4::try_new()
+            .map(Token::V4)
+            .or_else(|| pulp::x86::V3::try_new().map(Token::V3));
+        #[cfg(target_arch = "aarch64")]
+        let token = pulp::aarch64::Neon::try_new().map(Token::Neon);
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
+        let token = None;
+        Backend {
+            token: token.unwrap_or(Token::Scalar),
+        }
     }
 
     /// Which instruction set this backend runs.
@@ -181,18 +173,25 @@ impl Backend {
     #[inline(always)]
     pub(crate) fn run<Op: WithSimd>(self, op: Op) -> Op::Output {
         match self.token {
-            Token::Scalar => Simd::vectorize(pulp::Scalar::new(), op),
+            Token::Scalar => portable(pulp::Scalar::new(), op),
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
             Token::V3(simd) => Simd::vectorize(simd, op),
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
             Token::V4(simd) => Simd::vectorize(simd, op),
             #[cfg(target_arch = "aarch64")]
             Token::Neon(simd) => Simd::vectorize(simd, op),
-            Token::E128 => Simd::vectorize(Scalar128b, op),
-            Token::E256 => Simd::vectorize(Scalar256b, op),
-            Token::E512 => Simd::vectorize(Scalar512b, op),
+            Token::E128 => portable(Scalar128b, op),
+            Token::E256 => portable(Scalar256b, op),
+            Token::E512 => portable(Scalar512b, op),
         }
     }
+}
+
+/// Runs a kernel with a portable `Simd` type, out of line: keeps the slow portable code from bloating
+/// (and slowing down the prologue of) every public function that dispatches.
+#[inline(never)]
+fn portable<S: Simd, Op: WithSimd>(simd: S, op: Op) -> Op::Output {
+    op.with_simd(simd)
 }
 
 impl Default for Backend {

@@ -67,7 +67,11 @@ pub(crate) fn weights<'u>(
         }),
         (Upstream::Scalar(g), Reduction::None | Reduction::Sum) => Ok(Weights::All(g)),
         (Upstream::Scalar(g), Reduction::Mean | Reduction::MeanActive) => {
-            Ok(Weights::All(if count == 0 { 0.0 } else { g / count as f32 }))
+            Ok(Weights::All(if count == 0 {
+                0.0
+            } else {
+                g / count as f32
+            }))
         }
     }
 }
@@ -86,8 +90,9 @@ pub(crate) fn reduce(total: f64, reduction: Reduction, count: usize) -> f32 {
     }
 }
 
+/// Checks that a view (`name`, e.g. `"b"`) has `rows` rows of length `dim`.
 pub(crate) fn check_same_shape(
-    what: &'static str,
+    name: Which,
     rows: usize,
     dim: usize,
     other_rows: usize,
@@ -95,20 +100,25 @@ pub(crate) fn check_same_shape(
 ) -> Result<(), Error> {
     if other_rows != rows {
         return Err(Error::LengthMismatch {
-            what,
+            what: name.0,
             expected: rows,
             found: other_rows,
         });
     }
     if other_dim != dim {
         return Err(Error::LengthMismatch {
-            what,
+            what: name.1,
             expected: dim,
             found: other_dim,
         });
     }
     Ok(())
 }
+
+/// The names of a view's row count and row length in error messages.
+pub(crate) type Which = (&'static str, &'static str);
+pub(crate) const B: Which = ("row count of b", "row length of b");
+pub(crate) const GRAD: Which = ("row count of a gradient", "row length of a gradient");
 
 /// Which squared-error loss: per row `Σ(a − b)²` or `Σ(a − b)² / D`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,8 +183,21 @@ impl SquaredError {
     /// # Errors
     /// [`Error::LengthMismatch`] if `a` and `b` differ in rows or dim or `per_row` is not one value a row;
     /// [`Error::Missing`] for [`Reduction::None`] without `per_row`.
-    pub fn forward(&self, a: Rows<'_>, b: Rows<'_>, per_row: Option<&mut [f32]>) -> Result<f32, Error> {
-        self.forward_backward(a, b, per_row, Upstream::Scalar(0.0), None, None, GradMode::Accumulate)
+    pub fn forward(
+        &self,
+        a: Rows<'_>,
+        b: Rows<'_>,
+        per_row: Option<&mut [f32]>,
+    ) -> Result<f32, Error> {
+        self.forward_backward(
+            a,
+            b,
+            per_row,
+            Upstream::Scalar(0.0),
+            None,
+            None,
+            GradMode::Accumulate,
+        )
     }
 
     /// The loss and, in the same pass, the gradients with respect to `a` and `b` (either may be `None`),
@@ -196,9 +219,9 @@ impl SquaredError {
         mode: GradMode,
     ) -> Result<f32, Error> {
         let (n, dim) = (a.rows(), a.dim());
-        check_same_shape("shape of b", n, dim, b.rows(), b.dim())?;
+        check_same_shape(B, n, dim, b.rows(), b.dim())?;
         for g in [&grad_a, &grad_b].into_iter().flatten() {
-            check_same_shape("shape of a gradient", n, dim, g.rows(), g.dim())?;
+            check_same_shape(GRAD, n, dim, g.rows(), g.dim())?;
         }
         match per_row.as_deref() {
             Some(p) if p.len() != n => {

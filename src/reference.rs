@@ -40,7 +40,7 @@ pub fn l2(a: &[f32], b: &[f32]) -> Result<f64, Error> {
 /// # Errors
 /// [`Error::LengthMismatch`] if the views differ in shape or `out` is not one value a row.
 pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f64]) -> Result<(), Error> {
-    crate::loss::check_same_shape("shape of b", a.rows(), a.dim(), b.rows(), b.dim())?;
+    crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), b.rows(), b.dim())?;
     if out.len() != a.rows() {
         return Err(Error::LengthMismatch {
             what: "length of out",
@@ -65,4 +65,47 @@ pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f64]) -> Result<(), Error
 pub fn sq_l2_bound(n: usize, exact: f64) -> f64 {
     let terms = n.div_ceil(64) as f64 + 9.0;
     terms * f64::from(f32::EPSILON / 2.0) * exact.abs() + n as f64 * f64::from(f32::from_bits(1))
+}
+
+/// The squared-error loss in `f64`: per row `Σ(a − b)²` (or `/ D` for the MSE; `D = 0` gives 0),
+/// reduced over the rows ([`Reduction::None`](crate::Reduction::None) returns the sum), with the
+/// optional per-row losses.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if the views differ in shape or `per_row` is not one value a row.
+pub fn squared_error(
+    kind: crate::SquaredErrorKind,
+    reduction: crate::Reduction,
+    a: Rows<'_>,
+    b: Rows<'_>,
+    per_row: Option<&mut [f64]>,
+) -> Result<f64, Error> {
+    crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), b.rows(), b.dim())?;
+    let mut losses = per_row;
+    if let Some(p) = losses.as_deref() {
+        if p.len() != a.rows() {
+            return Err(Error::LengthMismatch {
+                what: "length of the per-row loss buffer",
+                expected: a.rows(),
+                found: p.len(),
+            });
+        }
+    }
+    let divisor = match kind {
+        crate::SquaredErrorKind::SumOfSquares => 1.0,
+        crate::SquaredErrorKind::Mse => a.dim().max(1) as f64,
+    };
+    let mut total = 0.0;
+    for r in 0..a.rows() {
+        let l = sq_l2(a.row_unchecked(r), b.row_unchecked(r))? / divisor;
+        if let Some(p) = losses.as_deref_mut() {
+            p[r] = l;
+        }
+        total += l;
+    }
+    Ok(match reduction {
+        crate::Reduction::None | crate::Reduction::Sum => total,
+        _ if a.rows() == 0 => 0.0,
+        _ => total / a.rows() as f64,
+    })
 }

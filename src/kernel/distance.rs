@@ -2,7 +2,7 @@
 
 use pulp::{Simd, WithSimd};
 
-use super::{by_width, fold, sqrt, visit};
+use super::{by_width, fold, sqrt, used, visit};
 use crate::Rows;
 
 /// `Σ (a_i − b_i)²` in the crate's fixed order (see the module docs of `kernel`).
@@ -13,27 +13,41 @@ pub(crate) fn sq_l2<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
 
 #[inline(always)]
 fn sq_l2_k<S: Simd, const K: usize>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    if a.len() <= S::F32_LANES {
+        // One vector: the general path would compute `fma(d, d, +0)`, which is `d·d` rounded once, and
+        // fold accumulators that are all `+0` but the first. The same bits, with less work.
+        let d = simd.sub_f32s(load(simd, a), load(simd, b));
+        return simd.reduce_sum_f32s(simd.mul_f32s(d, d));
+    }
     let mut acc = [simd.splat_f32s(0.0); K];
     visit::<S, K, 2>(simd, [a, b], |j, [x, y]| {
         let d = simd.sub_f32s(x, y);
         acc[j] = simd.mul_add_f32s(d, d, acc[j]);
     });
-    fold::<S, K>(simd, acc)
+    fold::<S, K>(simd, acc, used::<S, K>(a.len()))
 }
 
-/// `sq_l2` of one pair, or its square root.
-pub(crate) struct Pair<'a> {
+/// Loads at most one vector, zero-filled past the slice's end.
+#[inline(always)]
+fn load<S: Simd>(simd: S, x: &[f32]) -> S::f32s {
+    match S::as_simd_f32s(x).0.first() {
+        Some(&v) => v,
+        None => simd.partial_load_f32s(x),
+    }
+}
+
+/// `sq_l2` of one pair, or (with `ROOT`) its square root.
+pub(crate) struct Pair<'a, const ROOT: bool> {
     pub a: &'a [f32],
     pub b: &'a [f32],
-    pub root: bool,
 }
 
-impl WithSimd for Pair<'_> {
+impl<const ROOT: bool> WithSimd for Pair<'_, ROOT> {
     type Output = f32;
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) -> f32 {
         let d = sq_l2(simd, self.a, self.b);
-        if self.root { sqrt(d) } else { d }
+        if ROOT { sqrt(d) } else { d }
     }
 }
 

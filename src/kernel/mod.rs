@@ -44,49 +44,60 @@ pub(crate) fn visit<S: Simd, const K: usize, const R: usize>(
     let len = rows[0].len();
     debug_assert!(rows.iter().all(|r| r.len() == len));
     debug_assert_eq!(K * S::F32_LANES, LANES);
-    let full = len / S::F32_LANES;
-    let blocks = full / K;
-    let vecs = rows.map(|r| &S::as_simd_f32s(r).0[..full]);
-    let chunks = vecs.map(|v| &v.as_chunks::<K>().0[..blocks]);
+    let w = S::F32_LANES;
+    let blocks = len / LANES;
+    let chunks = rows.map(|r| &S::as_simd_f32s(r).0.as_chunks::<K>().0[..blocks]);
     for b in 0..blocks {
         for j in 0..K {
             f(j, core::array::from_fn(|i| chunks[i][b][j]));
         }
     }
-    let mut j = 0;
-    for v in blocks * K..full {
-        f(j, core::array::from_fn(|i| vecs[i][v]));
-        j += 1;
-    }
-    if len % S::F32_LANES != 0 {
-        f(
-            j,
-            core::array::from_fn(|i| simd.partial_load_f32s(&rows[i][full * S::F32_LANES..])),
-        );
+    // The last, partial block: each accumulator index stays a constant after unrolling, so the
+    // accumulators live in registers.
+    let base = blocks * LANES;
+    if base < len {
+        for j in 0..K {
+            let s = base + j * w;
+            if s + w <= len {
+                f(
+                    j,
+                    core::array::from_fn(|i| S::as_simd_f32s(&rows[i][s..s + w]).0[0]),
+                );
+            } else if s < len {
+                f(
+                    j,
+                    core::array::from_fn(|i| simd.partial_load_f32s(&rows[i][s..])),
+                );
+            }
+        }
     }
 }
 
-/// Folds the `K` vector accumulators (64 logical lanes) by the crate's one fixed tree.
+/// Folds the `K` vector accumulators (64 logical lanes) by the crate's one fixed tree. Accumulators at
+/// and past `used` were never touched, so they hold `+0`; adding `+0` to an accumulator (`+0`, positive,
+/// `inf` or NaN) leaves its bits as they are, so those additions are skipped.
 #[inline(always)]
-pub(crate) fn fold<S: Simd, const K: usize>(simd: S, mut acc: [S::f32s; K]) -> f32 {
+pub(crate) fn fold<S: Simd, const K: usize>(simd: S, mut acc: [S::f32s; K], used: usize) -> f32 {
     let mut h = K / 2;
     while h >= 1 {
         for j in 0..h {
-            acc[j] = simd.add_f32s(acc[j], acc[j + h]);
+            if j + h < used {
+                acc[j] = simd.add_f32s(acc[j], acc[j + h]);
+            }
         }
         h /= 2;
     }
-    let mut t = [0.0f32; 16];
-    let w = S::F32_LANES;
-    t[..w].copy_from_slice(bytemuck::cast_slice(core::slice::from_ref(&acc[0])));
-    let mut h = w / 2;
-    while h >= 1 {
-        for i in 0..h {
-            t[i] += t[i + h];
-        }
-        h /= 2;
-    }
-    t[0]
+    // The same halving tree inside the last vector: pulp's `reduce_sum_f32s` adds the upper half to the
+    // lower half until one lane is left on every backend (AVX-512: 256-bit halves, then AVX2's 128-bit
+    // halves, then `movehl` and lane 1; NEON: `(a0 + a2) + (a1 + a3)`; the emulated and scalar widths:
+    // a halving loop). The cross-backend tests would catch a pulp release that changed this.
+    simd.reduce_sum_f32s(acc[0])
+}
+
+/// How many of the `K` vector accumulators a row of `len` values touches.
+#[inline(always)]
+pub(crate) fn used<S: Simd, const K: usize>(len: usize) -> usize {
+    len.div_ceil(S::F32_LANES).min(K)
 }
 
 /// Correctly rounded square root (IEEE, the same bits with and without `std`).

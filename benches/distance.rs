@@ -1,0 +1,82 @@
+//! Distance throughput: triplet-simd on every backend of this CPU against simsimd's f32 sqeuclidean and a
+//! naive iterator loop (one pair of rows in cache), and batched rows out of cache against the read
+//! bandwidth of a wrapping u64 sum over the same bytes, all in one run.
+//!
+//! `cargo bench --bench distance`; ids name the backend, so two CPUs' outputs can be put side by side.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use simsimd::SpatialSimilarity;
+use triplet_simd::{Backend, Isa, Rows};
+
+fn data(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(12345);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+fn naive(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+fn pair(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sq_l2_pair");
+    for dim in [16usize, 128, 768, 4096] {
+        let (a, b) = (data(dim, 1), data(dim, 2));
+        g.throughput(Throughput::Elements(dim as u64));
+        g.bench_with_input(BenchmarkId::new("default", dim), &dim, |bch, _| {
+            bch.iter(|| triplet_simd::sq_l2(black_box(&a), black_box(&b)))
+        });
+        for isa in Isa::available() {
+            let be = Backend::new(isa).expect("listed as available");
+            g.bench_with_input(BenchmarkId::new(isa.name(), dim), &dim, |bch, _| {
+                bch.iter(|| be.sq_l2(black_box(&a), black_box(&b)))
+            });
+        }
+        g.bench_with_input(BenchmarkId::new("simsimd", dim), &dim, |bch, _| {
+            bch.iter(|| f32::sqeuclidean(black_box(&a), black_box(&b)))
+        });
+        g.bench_with_input(BenchmarkId::new("naive", dim), &dim, |bch, _| {
+            bch.iter(|| naive(black_box(&a), black_box(&b)))
+        });
+    }
+    g.finish();
+}
+
+fn rows_out_of_cache(c: &mut Criterion) {
+    let (n, dim) = (65_536usize, 256usize);
+    let (a, b) = (data(n * dim, 3), data(n * dim, 4));
+    let mut out = vec![0.0f32; n];
+    let mut g = c.benchmark_group("sq_l2_rows_out_of_cache");
+    g.sample_size(20);
+    g.throughput(Throughput::Bytes((2 * n * dim * 4) as u64));
+    let id = format!("N{n}_D{dim}");
+    g.bench_function(BenchmarkId::new("default", &id), |bch| {
+        bch.iter(|| {
+            let (va, vb) = (
+                Rows::dense(&a, n, dim).unwrap(),
+                Rows::dense(&b, n, dim).unwrap(),
+            );
+            triplet_simd::sq_l2_rows(va, vb, &mut out).unwrap();
+            black_box(&out);
+        })
+    });
+    let (ua, ub): (&[u64], &[u64]) = (bytemuck::cast_slice(&a), bytemuck::cast_slice(&b));
+    g.bench_function(BenchmarkId::new("u64_wrapping_sum", &id), |bch| {
+        bch.iter(|| {
+            let s = black_box(ua).iter().fold(0u64, |s, &x| s.wrapping_add(x));
+            black_box(ub).iter().fold(s, |s, &x| s.wrapping_add(x))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, pair, rows_out_of_cache);
+criterion_main!(benches);
