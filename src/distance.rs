@@ -4,29 +4,8 @@
 //! (dispatched once per call, never per row).
 
 use crate::kernel::distance::{Pair, RowPairs};
+use crate::loss::check_len;
 use crate::{Backend, Error, Rows};
-
-fn check_pair(a: &[f32], b: &[f32]) -> Result<(), Error> {
-    if a.len() != b.len() {
-        return Err(Error::LengthMismatch {
-            what: "length of b",
-            expected: a.len(),
-            found: b.len(),
-        });
-    }
-    Ok(())
-}
-
-fn check_out(out: &[f32], rows: usize) -> Result<(), Error> {
-    if out.len() != rows {
-        return Err(Error::LengthMismatch {
-            what: "length of out",
-            expected: rows,
-            found: out.len(),
-        });
-    }
-    Ok(())
-}
 
 impl Backend {
     /// Squared Euclidean distance `Σ (a_i − b_i)²`, computed in the difference form.
@@ -44,7 +23,7 @@ impl Backend {
     #[doc(alias = "sqeuclidean")]
     #[inline]
     pub fn sq_l2(&self, a: &[f32], b: &[f32]) -> Result<f32, Error> {
-        check_pair(a, b)?;
+        check_len("length of b", a.len(), b.len())?;
         Ok(self.run(Pair::<false> { a, b }))
     }
 
@@ -63,7 +42,7 @@ impl Backend {
     #[doc(alias = "euclidean")]
     #[inline]
     pub fn l2(&self, a: &[f32], b: &[f32]) -> Result<f32, Error> {
-        check_pair(a, b)?;
+        check_len("length of b", a.len(), b.len())?;
         Ok(self.run(Pair::<true> { a, b }))
     }
 
@@ -139,7 +118,7 @@ impl Backend {
     #[inline]
     fn rows(&self, a: Rows<'_>, b: Rows<'_>, out: &mut [f32], root: bool) -> Result<(), Error> {
         crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), b.rows(), b.dim())?;
-        check_out(out, a.rows())?;
+        check_len("length of out", a.rows(), out.len())?;
         self.run(RowPairs { a, b, out, root });
         Ok(())
     }
@@ -152,14 +131,8 @@ impl Backend {
         out: &mut [f32],
         root: bool,
     ) -> Result<(), Error> {
-        if query.len() != rows.dim() {
-            return Err(Error::LengthMismatch {
-                what: "length of the query",
-                expected: rows.dim(),
-                found: query.len(),
-            });
-        }
-        check_out(out, rows.rows())?;
+        check_len("length of the query", rows.dim(), query.len())?;
+        check_len("length of out", rows.rows(), out.len())?;
         let b = Rows::broadcast(query, rows.rows());
         self.run(RowPairs {
             a: rows,

@@ -53,13 +53,7 @@ pub(crate) fn weights<'u>(
 ) -> Result<Weights<'u>, Error> {
     match (upstream, reduction) {
         (Upstream::PerItem(g), Reduction::None) => {
-            if g.len() != n {
-                return Err(Error::LengthMismatch {
-                    what: "length of the per-item upstream gradient",
-                    expected: n,
-                    found: g.len(),
-                });
-            }
+            check_len("length of the per-item upstream gradient", n, g.len())?;
             Ok(Weights::Each(g))
         }
         (Upstream::PerItem(_), _) => Err(Error::Missing {
@@ -90,6 +84,18 @@ pub(crate) fn reduce(total: f64, reduction: Reduction, count: usize) -> f32 {
     }
 }
 
+/// `Ok` if `found == expected`, else [`Error::LengthMismatch`] naming `what`.
+pub(crate) fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
+    if found != expected {
+        return Err(Error::LengthMismatch {
+            what,
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
 /// Checks that a view (`name`, e.g. `"b"`) has `rows` rows of length `dim`.
 pub(crate) fn check_same_shape(
     name: Which,
@@ -98,22 +104,29 @@ pub(crate) fn check_same_shape(
     other_rows: usize,
     other_dim: usize,
 ) -> Result<(), Error> {
-    if other_rows != rows {
-        return Err(Error::LengthMismatch {
-            what: name.0,
-            expected: rows,
-            found: other_rows,
-        });
-    }
-    if other_dim != dim {
-        return Err(Error::LengthMismatch {
-            what: name.1,
-            expected: dim,
-            found: other_dim,
-        });
-    }
-    Ok(())
+    check_len(name.0, rows, other_rows)?;
+    check_len(name.1, dim, other_dim)
 }
+
+/// The per-item loss buffer, if any, holds one value per item, and is there when `Reduction::None`
+/// needs it. `names` = (length name, missing message).
+pub(crate) fn check_per_item(
+    buf: Option<&[f32]>,
+    n: usize,
+    reduction: Reduction,
+    names: (&'static str, &'static str),
+) -> Result<(), Error> {
+    match buf {
+        Some(p) => check_len(names.0, n, p.len()),
+        None if reduction == Reduction::None => Err(Error::Missing { what: names.1 }),
+        None => Ok(()),
+    }
+}
+
+pub(crate) const PER_ROW: (&str, &str) = (
+    "length of the per-row loss buffer",
+    "a per-row loss buffer, which Reduction::None needs",
+);
 
 /// The names of a view's row count and row length in error messages.
 pub(crate) type Which = (&'static str, &'static str);
@@ -223,21 +236,7 @@ impl SquaredError {
         for g in [&grad_a, &grad_b].into_iter().flatten() {
             check_same_shape(GRAD, n, dim, g.rows(), g.dim())?;
         }
-        match per_row.as_deref() {
-            Some(p) if p.len() != n => {
-                return Err(Error::LengthMismatch {
-                    what: "length of the per-row loss buffer",
-                    expected: n,
-                    found: p.len(),
-                });
-            }
-            None if self.reduction == Reduction::None => {
-                return Err(Error::Missing {
-                    what: "a per-row loss buffer, which Reduction::None needs",
-                });
-            }
-            _ => {}
-        }
+        check_per_item(per_row.as_deref(), n, self.reduction, PER_ROW)?;
         let weight = weights(upstream, self.reduction, n, n)?;
         let divisor = match self.kind {
             SquaredErrorKind::SumOfSquares => 1.0,

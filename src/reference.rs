@@ -12,13 +12,7 @@ use crate::{Error, Rows};
 /// # Errors
 /// [`Error::LengthMismatch`] if the slices differ in length.
 pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f64, Error> {
-    if a.len() != b.len() {
-        return Err(Error::LengthMismatch {
-            what: "length of b",
-            expected: a.len(),
-            found: b.len(),
-        });
-    }
+    crate::loss::check_len("length of b", a.len(), b.len())?;
     let mut s = 0.0f64;
     for i in 0..a.len() {
         let d = f64::from(a[i]) - f64::from(b[i]);
@@ -41,13 +35,7 @@ pub fn l2(a: &[f32], b: &[f32]) -> Result<f64, Error> {
 /// [`Error::LengthMismatch`] if the views differ in shape or `out` is not one value a row.
 pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f64]) -> Result<(), Error> {
     crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), b.rows(), b.dim())?;
-    if out.len() != a.rows() {
-        return Err(Error::LengthMismatch {
-            what: "length of out",
-            expected: a.rows(),
-            found: out.len(),
-        });
-    }
+    crate::loss::check_len("length of out", a.rows(), out.len())?;
     for (r, o) in out.iter_mut().enumerate() {
         *o = sq_l2(a.row_unchecked(r), b.row_unchecked(r))?;
     }
@@ -83,13 +71,7 @@ pub fn squared_error(
     crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), b.rows(), b.dim())?;
     let mut losses = per_row;
     if let Some(p) = losses.as_deref() {
-        if p.len() != a.rows() {
-            return Err(Error::LengthMismatch {
-                what: "length of the per-row loss buffer",
-                expected: a.rows(),
-                found: p.len(),
-            });
-        }
+        crate::loss::check_len(crate::loss::PER_ROW.0, a.rows(), p.len())?;
     }
     let divisor = match kind {
         crate::SquaredErrorKind::SumOfSquares => 1.0,

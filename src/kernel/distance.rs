@@ -2,37 +2,78 @@
 
 use pulp::{Simd, WithSimd};
 
-use super::{by_width, fold, sqrt, used, visit};
+use super::{by_width, fold, load, splat_first, sqrt, used, visit};
 use crate::Rows;
 
 /// `Σ (a_i − b_i)²` in the crate's fixed order (see the module docs of `kernel`).
 #[inline(always)]
 pub(crate) fn sq_l2<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
-    by_width!(S, sq_l2_k(simd, a, b))
+    sums::<S, 2, 1>(simd, [a, b], [(0, 1)], None)[0]
+}
+
+/// For each pair `(i, k)` of `pairs`, `Σ (x_i − x_k [+ eps])²` over `R` equally long rows, in one pass
+/// that reads every row once. `eps` (PyTorch's `pairwise_distance` convention) is added to the difference
+/// of real elements only, never to the zero-filled tail.
+#[inline(always)]
+pub(crate) fn sums<S: Simd, const R: usize, const M: usize>(
+    simd: S,
+    rows: [&[f32]; R],
+    pairs: [(usize, usize); M],
+    eps: Option<f32>,
+) -> [f32; M] {
+    by_width!(S, sums_k::<R, M>(simd, rows, pairs, eps))
 }
 
 #[inline(always)]
-fn sq_l2_k<S: Simd, const K: usize>(simd: S, a: &[f32], b: &[f32]) -> f32 {
-    if a.len() <= S::F32_LANES {
+fn sums_k<S: Simd, const K: usize, const R: usize, const M: usize>(
+    simd: S,
+    rows: [&[f32]; R],
+    pairs: [(usize, usize); M],
+    eps: Option<f32>,
+) -> [f32; M] {
+    let len = rows[0].len();
+    if len <= S::F32_LANES {
         // One vector: the general path would compute `fma(d, d, +0)`, which is `d·d` rounded once, and
         // fold accumulators that are all `+0` but the first. The same bits, with less work.
-        let d = simd.sub_f32s(load(simd, a), load(simd, b));
-        return simd.reduce_sum_f32s(simd.mul_f32s(d, d));
+        let mut x = [simd.splat_f32s(0.0); R];
+        for i in 0..R {
+            x[i] = load(simd, rows[i]);
+        }
+        let mut out = [0.0; M];
+        for m in 0..M {
+            let d = diff(simd, &x, pairs[m], eps, len);
+            out[m] = simd.reduce_sum_f32s(simd.mul_f32s(d, d));
+        }
+        return out;
     }
-    let mut acc = [simd.splat_f32s(0.0); K];
-    visit::<S, K, 2>(simd, [a, b], |j, [x, y]| {
-        let d = simd.sub_f32s(x, y);
-        acc[j] = simd.mul_add_f32s(d, d, acc[j]);
+    let mut acc = [[simd.splat_f32s(0.0); K]; M];
+    visit::<S, K, R>(simd, rows, |j, x, n| {
+        for (m, acc) in acc.iter_mut().enumerate() {
+            let d = diff(simd, &x, pairs[m], eps, n);
+            acc[j] = simd.mul_add_f32s(d, d, acc[j]);
+        }
     });
-    fold::<S, K>(simd, acc, used::<S, K>(a.len()))
+    let used = used::<S, K>(len);
+    let mut out = [0.0; M];
+    for m in 0..M {
+        out[m] = fold::<S, K>(simd, acc[m], used);
+    }
+    out
 }
 
-/// Loads at most one vector, zero-filled past the slice's end.
+/// `x_i − x_k`, plus `eps` in the first `n` lanes.
 #[inline(always)]
-fn load<S: Simd>(simd: S, x: &[f32]) -> S::f32s {
-    match S::as_simd_f32s(x).0.first() {
-        Some(&v) => v,
-        None => simd.partial_load_f32s(x),
+fn diff<S: Simd, const R: usize>(
+    simd: S,
+    x: &[S::f32s; R],
+    (i, k): (usize, usize),
+    eps: Option<f32>,
+    n: usize,
+) -> S::f32s {
+    let d = simd.sub_f32s(x[i], x[k]);
+    match eps {
+        None => d,
+        Some(e) => simd.add_f32s(d, splat_first(simd, e, n)),
     }
 }
 

@@ -10,6 +10,10 @@
 //! `h = 32, 16, 8, 4, 2, 1`, lane `i += lane i + h` for `i < h`, first between whole vectors, then
 //! inside the last one. Four accumulators (on AVX-512) also hide the FMA latency.
 
+// Index loops over accumulators and rows are deliberate: they fix the order of every operation and
+// keep array indices constant after unrolling, so the accumulators stay in registers.
+#![allow(clippy::needless_range_loop)]
+
 use pulp::Simd;
 
 pub(crate) mod distance;
@@ -20,12 +24,12 @@ pub(crate) const LANES: usize = 64;
 
 /// Calls `$f::<S, K>(args…)` with `K = LANES / S::F32_LANES` vector accumulators.
 macro_rules! by_width {
-    ($S:ty, $f:ident($($arg:expr),* $(,)?)) => {
+    ($S:ty, $f:ident $(::<$($g:tt),*>)? ($($arg:expr),* $(,)?)) => {
         match <$S as pulp::Simd>::F32_LANES {
-            1 => $f::<$S, 64>($($arg),*),
-            4 => $f::<$S, 16>($($arg),*),
-            8 => $f::<$S, 8>($($arg),*),
-            16 => $f::<$S, 4>($($arg),*),
+            1 => $f::<$S, 64 $($(, $g)*)?>($($arg),*),
+            4 => $f::<$S, 16 $($(, $g)*)?>($($arg),*),
+            8 => $f::<$S, 8 $($(, $g)*)?>($($arg),*),
+            16 => $f::<$S, 4 $($(, $g)*)?>($($arg),*),
             // pulp's f32 vectors have 1, 4, 8 or 16 lanes on every backend this crate runs.
             _ => unreachable!("unsupported lane count"),
         }
@@ -33,23 +37,33 @@ macro_rules! by_width {
 }
 pub(crate) use by_width;
 
-/// Visits `R` equally long rows vector by vector in element order, calling `f(j, [x_0, …, x_{R−1}])`
-/// where `j` is the vector accumulator (of `K`) that position belongs to. The tail is zero-filled.
+/// Visits `R` equally long rows vector by vector in element order, calling `f(j, [x_0, …, x_{R−1}], n)`
+/// where `j` is the vector accumulator (of `K`) that position belongs to and `n` the number of real
+/// values in the vectors (`W`, or fewer in the zero-filled tail).
 #[inline(always)]
 pub(crate) fn visit<S: Simd, const K: usize, const R: usize>(
     simd: S,
     rows: [&[f32]; R],
-    mut f: impl FnMut(usize, [S::f32s; R]),
+    mut f: impl FnMut(usize, [S::f32s; R], usize),
 ) {
     let len = rows[0].len();
     debug_assert!(rows.iter().all(|r| r.len() == len));
     debug_assert_eq!(K * S::F32_LANES, LANES);
     let w = S::F32_LANES;
     let blocks = len / LANES;
-    let chunks = rows.map(|r| &S::as_simd_f32s(r).0.as_chunks::<K>().0[..blocks]);
+    // (Plain loops rather than `array::map`/`from_fn`, whose closures would not get the backend's
+    // target features and would stay out of line.)
+    let mut chunks: [&[[S::f32s; K]]; R] = [&[]; R];
+    for i in 0..R {
+        chunks[i] = &S::as_simd_f32s(rows[i]).0.as_chunks::<K>().0[..blocks];
+    }
+    let mut x = [simd.splat_f32s(0.0); R];
     for b in 0..blocks {
         for j in 0..K {
-            f(j, core::array::from_fn(|i| chunks[i][b][j]));
+            for i in 0..R {
+                x[i] = chunks[i][b][j];
+            }
+            f(j, x, w);
         }
     }
     // The last, partial block: each accumulator index stays a constant after unrolling, so the
@@ -58,18 +72,32 @@ pub(crate) fn visit<S: Simd, const K: usize, const R: usize>(
     if base < len {
         for j in 0..K {
             let s = base + j * w;
-            if s + w <= len {
-                f(
-                    j,
-                    core::array::from_fn(|i| S::as_simd_f32s(&rows[i][s..s + w]).0[0]),
-                );
-            } else if s < len {
-                f(
-                    j,
-                    core::array::from_fn(|i| simd.partial_load_f32s(&rows[i][s..])),
-                );
+            if s < len {
+                for i in 0..R {
+                    x[i] = load(simd, &rows[i][s..len.min(s + w)]);
+                }
+                f(j, x, w.min(len - s));
             }
         }
+    }
+}
+
+/// Loads at most one vector, zero-filled past the slice's end.
+#[inline(always)]
+pub(crate) fn load<S: Simd>(simd: S, x: &[f32]) -> S::f32s {
+    match S::as_simd_f32s(x).0.first() {
+        Some(&v) => v,
+        None => simd.partial_load_f32s(x),
+    }
+}
+
+/// `c` in the first `n` lanes, `+0` in the rest.
+#[inline(always)]
+pub(crate) fn splat_first<S: Simd>(simd: S, c: f32, n: usize) -> S::f32s {
+    if n >= S::F32_LANES {
+        simd.splat_f32s(c)
+    } else {
+        simd.partial_load_f32s(&[c; 16][..n])
     }
 }
 
