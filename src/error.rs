@@ -4,7 +4,7 @@ use core::fmt;
 
 /// Everything that can go wrong in a call. Every public function validates its input and returns one of
 /// these instead of panicking; nothing is written to an output buffer when an error is returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// A row stride shorter than the row length.
@@ -56,6 +56,22 @@ pub enum Error {
         /// The backend's name.
         isa: &'static str,
     },
+    /// A numeric parameter is out of its domain (NaN, infinite, or negative where it must not be).
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// The value given.
+        value: f32,
+    },
+    /// A row index of an index triplet is not below the number of rows.
+    IndexOutOfRange {
+        /// Which triplet holds the index.
+        triplet: usize,
+        /// The index.
+        index: u32,
+        /// The number of rows it must be below.
+        rows: usize,
+    },
     /// A configuration needs a buffer or setting that was not given.
     Missing {
         /// What is missing and why.
@@ -101,6 +117,20 @@ impl fmt::Display for Error {
                 )
             }
             Error::Missing { what } => write!(f, "missing {what}"),
+            Error::InvalidParameter { name, value } => {
+                write!(
+                    f,
+                    "{name} = {value} is not allowed (it must be finite and not negative)"
+                )
+            }
+            Error::IndexOutOfRange {
+                triplet,
+                index,
+                rows,
+            } => write!(
+                f,
+                "triplet {triplet} names row {index} but the matrix has {rows} rows"
+            ),
         }
     }
 }

@@ -54,9 +54,11 @@ mod kernel;
 mod loss;
 pub mod reference;
 mod rows;
+mod triplet;
 
 pub use distance::{l2, l2_one_to_many, l2_rows, sq_l2, sq_l2_one_to_many, sq_l2_rows};
 pub use error::Error;
 pub use isa::{Backend, Isa};
 pub use loss::{GradMode, Reduction, SquaredError, SquaredErrorKind, Upstream};
 pub use rows::{Rows, RowsMut};
+pub use triplet::{Distance, TripletGrads, TripletLoss, TripletStats};

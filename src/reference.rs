@@ -91,3 +91,70 @@ pub fn squared_error(
         _ => total / a.rows() as f64,
     })
 }
+
+/// The triplet loss of [`TripletLoss`](crate::TripletLoss) in `f64`, by its definition (SEMANTICS.md):
+/// per triplet `v = d(a, p) − d_neg + margin` with the configured distance and swap, then the hinge or
+/// the soft margin, then the reduction ([`Reduction::None`](crate::Reduction::None) returns the sum).
+/// Fills `per_triplet` if given.
+///
+/// # Errors
+/// As [`TripletLoss::forward`](crate::TripletLoss::forward).
+pub fn triplet_loss(
+    loss: &crate::TripletLoss,
+    a: Rows<'_>,
+    p: Rows<'_>,
+    n: Rows<'_>,
+    per_triplet: Option<&mut [f64]>,
+) -> Result<f64, Error> {
+    let (margin, distance, swap, soft, reduction) = loss.settings()?;
+    crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), p.rows(), p.dim())?;
+    crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), n.rows(), n.dim())?;
+    let mut per = per_triplet;
+    if let Some(l) = per.as_deref() {
+        crate::loss::check_len("length of the per-triplet loss buffer", a.rows(), l.len())?;
+    }
+    let sqrt = |x: f64| pulp::Scalar::new().sqrt_f64s(x);
+    let d = |x: &[f32], y: &[f32]| -> f64 {
+        let mut s = 0.0f64;
+        for i in 0..x.len() {
+            let mut t = f64::from(x[i]) - f64::from(y[i]);
+            if let crate::Distance::EpsOnDiff(e) = distance {
+                t += f64::from(e);
+            }
+            s += t * t;
+        }
+        match distance {
+            crate::Distance::SqL2 => s,
+            crate::Distance::EpsOnDiff(_) | crate::Distance::Exact => sqrt(s),
+            crate::Distance::EpsInSqrt(e) => sqrt(s + f64::from(e)),
+        }
+    };
+    let (mut total, mut active) = (0.0f64, 0usize);
+    for r in 0..a.rows() {
+        let (x, y, z) = (a.row_unchecked(r), p.row_unchecked(r), n.row_unchecked(r));
+        let (d_ap, d_an) = (d(x, y), d(x, z));
+        let d_neg = if swap { d_an.min(d(y, z)) } else { d_an };
+        let v = d_ap - d_neg + f64::from(margin);
+        let l = if v.is_nan() {
+            f64::NAN
+        } else if soft {
+            active += 1;
+            v.max(0.0) + libm::log1p(libm::exp(-v.abs()))
+        } else if v > 0.0 {
+            active += 1;
+            v
+        } else {
+            0.0
+        };
+        if let Some(out) = per.as_deref_mut() {
+            out[r] = l;
+        }
+        total += l;
+    }
+    Ok(match reduction {
+        crate::Reduction::None | crate::Reduction::Sum => total,
+        crate::Reduction::Mean if a.rows() > 0 => total / a.rows() as f64,
+        crate::Reduction::MeanActive if active > 0 => total / active as f64,
+        _ => 0.0,
+    })
+}

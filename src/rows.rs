@@ -219,6 +219,15 @@ impl<'a> RowsMut<'a> {
         }
     }
 
+    /// Rows `r`, `r + 1`, `r + 2` (all `< rows`), writable at once.
+    #[inline(always)]
+    pub(crate) fn three_rows_mut(&mut self, r: usize) -> [&mut [f32]; 3] {
+        let (dim, stride) = (self.dim, self.stride);
+        let (head, rest) = self.data[r * stride..].split_at_mut(stride);
+        let (mid, tail) = rest.split_at_mut(stride);
+        [&mut head[..dim], &mut mid[..dim], &mut tail[..dim]]
+    }
+
     /// Row `r` for `r < rows`, writable.
     #[inline(always)]
     pub(crate) fn row_mut_unchecked(&mut self, r: usize) -> &mut [f32] {

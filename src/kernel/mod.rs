@@ -18,6 +18,7 @@ use pulp::Simd;
 
 pub(crate) mod distance;
 pub(crate) mod loss;
+pub(crate) mod triplet;
 
 /// The number of logical accumulator lanes of every reduction.
 pub(crate) const LANES: usize = 64;

@@ -1,0 +1,389 @@
+//! The triplet loss: per-triplet distances in one pass over the three rows, the hinge or soft margin,
+//! and the three gradient rows in a second pass over the same (cached) rows.
+
+use pulp::{Simd, WithSimd};
+
+use super::distance::sums;
+use super::load;
+use super::loss::Weights;
+use crate::loss::GradMode;
+use crate::triplet::Distance;
+use crate::{Rows, RowsMut};
+
+/// The validated loss settings the kernel needs.
+#[derive(Clone, Copy)]
+pub(crate) struct Config {
+    pub margin: f32,
+    pub distance: Distance,
+    pub swap: bool,
+    pub soft: bool,
+}
+
+/// Where the triplets' rows come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// Three views of the same shape.
+    Views([Rows<'a>; 3]),
+    /// `[a, p, n]` row indices into one matrix (checked to be in range).
+    Indexed(Rows<'a>, &'a [[u32; 3]]),
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Source::Views(v) => v[0].rows(),
+            Source::Indexed(_, t) => t.len(),
+        }
+    }
+    #[inline(always)]
+    fn rows(&self, i: usize) -> [&'a [f32]; 3] {
+        match self {
+            Source::Views(v) => [
+                v[0].row_unchecked(i),
+                v[1].row_unchecked(i),
+                v[2].row_unchecked(i),
+            ],
+            Source::Indexed(m, t) => [
+                m.row_unchecked(t[i][0] as usize),
+                m.row_unchecked(t[i][1] as usize),
+                m.row_unchecked(t[i][2] as usize),
+            ],
+        }
+    }
+}
+
+/// Where the gradients go.
+pub(crate) enum Sink<'g> {
+    /// No gradients (forward only).
+    None,
+    /// One view per member, each optional.
+    Separate([Option<RowsMut<'g>>; 3]),
+    /// One view of `3N` rows: row `3i + k` is member `k` of triplet `i`.
+    Interleaved(RowsMut<'g>),
+    /// One matrix, indexed like the source's embedding matrix; gradients are added in triplet order.
+    Indexed(RowsMut<'g>),
+}
+
+/// One triplet's forward result.
+#[derive(Clone, Copy)]
+struct Eval {
+    d_ap: f32,
+    d_an: f32,
+    /// The negative distance used: `d(a, n)`, or `d(p, n)` when the swap was taken.
+    d_neg: f32,
+    swapped: bool,
+    /// The triplet's loss (NaN for a NaN triplet).
+    loss: f32,
+    active: bool,
+    /// `∂loss/∂v`: 1 (active hinge), 0 (inactive), `sigmoid(v)` (soft margin), NaN (NaN triplet).
+    slope: f32,
+}
+
+#[inline(always)]
+fn evaluate<S: Simd>(simd: S, cfg: &Config, x: [&[f32]; 3]) -> Eval {
+    let eps_on_diff = match cfg.distance {
+        Distance::EpsOnDiff(e) => Some(e),
+        _ => None,
+    };
+    let root = |s: f32| match cfg.distance {
+        Distance::SqL2 => s,
+        Distance::EpsInSqrt(e) => super::sqrt(s + e),
+        Distance::EpsOnDiff(_) | Distance::Exact => super::sqrt(s),
+    };
+    let (d_ap, d_an, d_pn) = if cfg.swap {
+        let [ap, an, pn] = sums::<S, 3, 3>(simd, x, [(0, 1), (0, 2), (1, 2)], eps_on_diff);
+        (root(ap), root(an), root(pn))
+    } else {
+        let [ap, an] = sums::<S, 3, 2>(simd, x, [(0, 1), (0, 2)], eps_on_diff);
+        (root(ap), root(an), f32::NAN)
+    };
+    // A tie keeps d(a, n); a NaN d(p, n) never swaps.
+    let swapped = cfg.swap && d_pn < d_an;
+    let d_neg = if swapped { d_pn } else { d_an };
+    let v = (d_ap - d_neg) + cfg.margin;
+    let (loss, active, slope) = if v.is_nan() {
+        (f32::NAN, false, f32::NAN)
+    } else if cfg.soft {
+        (softplus(v), true, sigmoid(v))
+    } else if v > 0.0 {
+        (v, true, 1.0)
+    } else {
+        (0.0, false, 0.0)
+    };
+    Eval {
+        d_ap,
+        d_an,
+        d_neg,
+        swapped,
+        loss,
+        active,
+        slope,
+    }
+}
+
+/// `ln(1 + e^v)` computed stably as `max(v, 0) + ln(1 + e^(−|v|))` (v not NaN). libm's functions give the
+/// same bits on every platform, with or without `std`.
+fn softplus(v: f32) -> f32 {
+    v.max(0.0) + libm::log1pf(libm::expf(-v.abs()))
+}
+
+/// `1 / (1 + e^(−v))` without overflow for either sign.
+fn sigmoid(v: f32) -> f32 {
+    if v >= 0.0 {
+        1.0 / (1.0 + libm::expf(-v))
+    } else {
+        let e = libm::expf(v);
+        e / (1.0 + e)
+    }
+}
+
+/// The elementwise gradient formula of one triplet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Formula {
+    /// Squared distance: `g_a = c(n − p)`, `g_p = c(p − a)`, `g_n = c(a − n)`.
+    Squared,
+    /// Squared distance, swap taken: `g_a = c(a − p)`, `g_p = c(n − a)`, `g_n = c(p − n)`.
+    SquaredSwap,
+    /// Euclidean: `t1 = a − p + e`, `t2 = a − n + e`; `g_a = c1·t1 − c2·t2`, `g_p = −(c1·t1)`,
+    /// `g_n = c2·t2`.
+    Euclid,
+    /// Euclidean, swap taken: `t1 = a − p + e`, `t3 = p − n + e`; `g_a = c1·t1`,
+    /// `g_p = −(c1·t1) − c2·t3`, `g_n = c2·t3`.
+    EuclidSwap,
+}
+
+/// The three gradient values of one vector position.
+#[inline(always)]
+fn grads<S: Simd>(
+    simd: S,
+    f: Formula,
+    [a, p, n]: [S::f32s; 3],
+    c1: S::f32s,
+    c2: S::f32s,
+    e: S::f32s,
+) -> [S::f32s; 3] {
+    match f {
+        Formula::Squared => [
+            simd.mul_f32s(c1, simd.sub_f32s(n, p)),
+            simd.mul_f32s(c1, simd.sub_f32s(p, a)),
+            simd.mul_f32s(c1, simd.sub_f32s(a, n)),
+        ],
+        Formula::SquaredSwap => [
+            simd.mul_f32s(c1, simd.sub_f32s(a, p)),
+            simd.mul_f32s(c1, simd.sub_f32s(n, a)),
+            simd.mul_f32s(c1, simd.sub_f32s(p, n)),
+        ],
+        Formula::Euclid => {
+            let u = simd.mul_f32s(c1, simd.add_f32s(simd.sub_f32s(a, p), e));
+            let w = simd.mul_f32s(c2, simd.add_f32s(simd.sub_f32s(a, n), e));
+            [simd.sub_f32s(u, w), simd.neg_f32s(u), w]
+        }
+        Formula::EuclidSwap => {
+            let u = simd.mul_f32s(c1, simd.add_f32s(simd.sub_f32s(a, p), e));
+            let w = simd.mul_f32s(c2, simd.add_f32s(simd.sub_f32s(p, n), e));
+            [u, simd.sub_f32s(simd.neg_f32s(u), w), w]
+        }
+    }
+}
+
+/// Writes (or adds, in accumulate mode) the gradient rows that are `Some`, in one pass over `x`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn write_grads<S: Simd>(
+    simd: S,
+    f: Formula,
+    x: [&[f32]; 3],
+    out: [Option<&mut [f32]>; 3],
+    c1: f32,
+    c2: f32,
+    e: f32,
+    mode: GradMode,
+) {
+    let (c1, c2, e) = (simd.splat_f32s(c1), simd.splat_f32s(c2), simd.splat_f32s(e));
+    let len = x[0].len();
+    let full = len / S::F32_LANES;
+    let xs = [
+        &S::as_simd_f32s(x[0]).0[..full],
+        &S::as_simd_f32s(x[1]).0[..full],
+        &S::as_simd_f32s(x[2]).0[..full],
+    ];
+    let combine = |o: S::f32s, g: S::f32s| match mode {
+        GradMode::Overwrite => g,
+        GradMode::Accumulate => simd.add_f32s(o, g),
+    };
+    let [o0, o1, o2] = out;
+    let mut ov: [Option<&mut [S::f32s]>; 3] = [None, None, None];
+    let mut ot: [Option<&mut [f32]>; 3] = [None, None, None];
+    for (k, o) in [o0, o1, o2].into_iter().enumerate() {
+        if let Some(o) = o {
+            let (v, t) = S::as_mut_simd_f32s(o);
+            ov[k] = Some(&mut v[..full]);
+            ot[k] = Some(t);
+        }
+    }
+    for v in 0..full {
+        let g = grads(simd, f, [xs[0][v], xs[1][v], xs[2][v]], c1, c2, e);
+        for k in 0..3 {
+            if let Some(o) = ov[k].as_deref_mut() {
+                o[v] = combine(o[v], g[k]);
+            }
+        }
+    }
+    let s = full * S::F32_LANES;
+    if s < len {
+        let xv = [
+            load(simd, &x[0][s..]),
+            load(simd, &x[1][s..]),
+            load(simd, &x[2][s..]),
+        ];
+        let g = grads(simd, f, xv, c1, c2, e);
+        for k in 0..3 {
+            if let Some(o) = ot[k].as_deref_mut() {
+                let old = simd.partial_load_f32s(o);
+                simd.partial_store_f32s(o, combine(old, g[k]));
+            }
+        }
+    }
+}
+
+/// The gradient formula and its coefficients for a triplet with `∂loss/∂v = s`.
+fn plan(cfg: &Config, ev: &Eval, s: f32) -> (Formula, f32, f32, f32) {
+    // The l2 gradient `(x − y [+ eps]) / d` is 0 at d = 0 (PyTorch's norm_backward rule), never NaN.
+    let over = |d: f32| if d == 0.0 { 0.0 } else { s / d };
+    match (cfg.distance, ev.swapped) {
+        (Distance::SqL2, false) => (Formula::Squared, 2.0 * s, 0.0, 0.0),
+        (Distance::SqL2, true) => (Formula::SquaredSwap, 2.0 * s, 0.0, 0.0),
+        (d, swapped) => {
+            let e = match d {
+                Distance::EpsOnDiff(e) => e,
+                _ => 0.0,
+            };
+            let f = if swapped {
+                Formula::EuclidSwap
+            } else {
+                Formula::Euclid
+            };
+            (f, over(ev.d_ap), over(ev.d_neg), e)
+        }
+    }
+}
+
+/// Forward and (with a sink) backward over every triplet. Returns the statistics' raw sums.
+pub(crate) struct Triplet<'a, 'g> {
+    pub cfg: Config,
+    pub src: Source<'a>,
+    pub losses: Option<&'g mut [f32]>,
+    /// The weight of each triplet's gradient (the reduction's factor times the upstream gradient).
+    pub weight: Weights<'a>,
+    pub sink: Sink<'g>,
+    pub mode: GradMode,
+}
+
+/// Raw sums of one pass.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Totals {
+    pub loss: f64,
+    pub active: usize,
+    pub d_ap: f64,
+    pub d_an: f64,
+}
+
+impl WithSimd for Triplet<'_, '_> {
+    type Output = Totals;
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> Totals {
+        let Self {
+            cfg,
+            src,
+            mut losses,
+            weight,
+            mut sink,
+            mode,
+        } = self;
+        let mut t = Totals::default();
+        if let Sink::Indexed(g) = &mut sink
+            && mode == GradMode::Overwrite
+        {
+            for r in 0..g.rows() {
+                g.row_mut_unchecked(r).fill(0.0);
+            }
+        }
+        for i in 0..src.len() {
+            let x = src.rows(i);
+            let ev = evaluate(simd, &cfg, x);
+            t.loss += f64::from(ev.loss);
+            t.active += usize::from(ev.active);
+            t.d_ap += f64::from(ev.d_ap);
+            t.d_an += f64::from(ev.d_an);
+            if let Some(l) = losses.as_deref_mut() {
+                l[i] = ev.loss;
+            }
+            let s = ev.slope * weight.get(i);
+            // An inactive triplet's gradient is exactly 0: written as 0, or left alone when accumulating.
+            let zero = ev.slope == 0.0;
+            let (f, c1, c2, e) = plan(&cfg, &ev, s);
+            match &mut sink {
+                Sink::None => {}
+                Sink::Separate(views) => {
+                    let [ga, gp, gn] = views;
+                    let out = [
+                        ga.as_mut().map(|g| g.row_mut_unchecked(i)),
+                        gp.as_mut().map(|g| g.row_mut_unchecked(i)),
+                        gn.as_mut().map(|g| g.row_mut_unchecked(i)),
+                    ];
+                    emit(simd, f, x, out, (c1, c2, e), mode, zero);
+                }
+                Sink::Interleaved(g) => {
+                    let [r0, r1, r2] = g.three_rows_mut(3 * i);
+                    emit(
+                        simd,
+                        f,
+                        x,
+                        [Some(r0), Some(r1), Some(r2)],
+                        (c1, c2, e),
+                        mode,
+                        zero,
+                    );
+                }
+                Sink::Indexed(g) => {
+                    if zero {
+                        continue;
+                    }
+                    let Source::Indexed(_, idx) = src else {
+                        continue;
+                    };
+                    // Member by member, so that repeated indices add up in a fixed order.
+                    for k in 0..3 {
+                        let row = g.row_mut_unchecked(idx[i][k] as usize);
+                        let mut out = [None, None, None];
+                        out[k] = Some(row);
+                        write_grads(simd, f, x, out, c1, c2, e, GradMode::Accumulate);
+                    }
+                }
+            }
+        }
+        t
+    }
+}
+
+/// Writes one triplet's gradient rows, or zeros (overwrite) / nothing (accumulate) when it is inactive.
+#[inline(always)]
+fn emit<S: Simd>(
+    simd: S,
+    f: Formula,
+    x: [&[f32]; 3],
+    out: [Option<&mut [f32]>; 3],
+    (c1, c2, e): (f32, f32, f32),
+    mode: GradMode,
+    zero: bool,
+) {
+    if zero {
+        if mode == GradMode::Overwrite {
+            for o in out.into_iter().flatten() {
+                o.fill(0.0);
+            }
+        }
+        return;
+    }
+    write_grads(simd, f, x, out, c1, c2, e, mode);
+}
