@@ -34,7 +34,7 @@
 //! are IEEE (correctly rounded); sums over rows are taken in `f64` in row order.
 //!
 //! # Accuracy
-//! The [`reference`] module is the `f64` oracle; [`reference::sq_l2_bound`] states how far the fast path
+//! The [`reference`](mod@reference) module is the `f64` oracle; [`reference::sq_l2_bound`] states how far the fast path
 //! may be from it.
 //!
 //! # `no_std`

@@ -2,7 +2,7 @@
 
 use pulp::{Simd, WithSimd};
 
-use super::{by_width, fold, load, splat_first, sqrt, used, visit};
+use super::{LANES, by_width, fold, load, splat_first, sqrt, used};
 use crate::Rows;
 
 /// `Σ (a_i − b_i)²` in the crate's fixed order (see the module docs of `kernel`).
@@ -46,19 +46,59 @@ fn sums_k<S: Simd, const K: usize, const R: usize, const M: usize>(
         }
         return out;
     }
+    let w = S::F32_LANES;
     let mut acc = [[simd.splat_f32s(0.0); K]; M];
-    visit::<S, K, R>(simd, rows, |j, x, n| {
-        for (m, acc) in acc.iter_mut().enumerate() {
-            let d = diff(simd, &x, pairs[m], eps, n);
-            acc[j] = simd.mul_add_f32s(d, d, acc[j]);
+    let blocks = len / LANES;
+    let mut chunks: [&[[S::f32s; K]]; R] = [&[]; R];
+    for i in 0..R {
+        chunks[i] = &S::as_simd_f32s(rows[i]).0.as_chunks::<K>().0[..blocks];
+    }
+    let mut x = [simd.splat_f32s(0.0); R];
+    for b in 0..blocks {
+        for j in 0..K {
+            for i in 0..R {
+                x[i] = chunks[i][b][j];
+            }
+            step(simd, &mut acc, j, &x, pairs, eps, w);
         }
-    });
+    }
+    // The last, partial block: each accumulator index stays a constant after unrolling, so the
+    // accumulators live in registers. The final vector is zero-filled.
+    let base = blocks * LANES;
+    if base < len {
+        for j in 0..K {
+            let s = base + j * w;
+            if s < len {
+                for i in 0..R {
+                    x[i] = load(simd, &rows[i][s..len.min(s + w)]);
+                }
+                step(simd, &mut acc, j, &x, pairs, eps, w.min(len - s));
+            }
+        }
+    }
     let used = used::<S, K>(len);
     let mut out = [0.0; M];
     for m in 0..M {
         out[m] = fold::<S, K>(simd, acc[m], used);
     }
     out
+}
+
+/// Element `i` goes to lane `i mod 64`: vector accumulator `j` of every pair gets one fused multiply-add.
+#[inline(always)]
+fn step<S: Simd, const K: usize, const R: usize, const M: usize>(
+    simd: S,
+    acc: &mut [[S::f32s; K]; M],
+    j: usize,
+    x: &[S::f32s; R],
+    pairs: [(usize, usize); M],
+    eps: Option<f32>,
+    n: usize,
+) {
+    for m in 0..M {
+        let d = diff(simd, x, pairs[m], eps, n);
+        acc[m][j] = simd.mul_add_f32s(d, d, acc[m][j]);
+    }
 }
 
 /// `x_i − x_k`, plus `eps` in the first `n` lanes.

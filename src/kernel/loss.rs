@@ -2,6 +2,7 @@
 
 use pulp::{Simd, WithSimd};
 
+use super::combine;
 use super::distance::sq_l2;
 use crate::loss::GradMode;
 use crate::{Rows, RowsMut};
@@ -19,23 +20,16 @@ pub(crate) fn write_scaled_diff<S: Simd>(
 ) {
     debug_assert!(out.len() == x.len() && x.len() == y.len());
     let cv = simd.splat_f32s(c);
-    let step = |o: S::f32s, x: S::f32s, y: S::f32s| {
-        let g = simd.mul_f32s(cv, simd.sub_f32s(x, y));
-        match mode {
-            GradMode::Overwrite => g,
-            GradMode::Accumulate => simd.add_f32s(o, g),
-        }
-    };
     let (ov, ot) = S::as_mut_simd_f32s(out);
     let (xv, xt) = S::as_simd_f32s(x);
     let (yv, yt) = S::as_simd_f32s(y);
     for ((o, &x), &y) in ov.iter_mut().zip(xv).zip(yv) {
-        *o = step(*o, x, y);
+        *o = combine(simd, mode, *o, simd.mul_f32s(cv, simd.sub_f32s(x, y)));
     }
     if !ot.is_empty() {
-        let o = simd.partial_load_f32s(ot);
-        let v = step(o, simd.partial_load_f32s(xt), simd.partial_load_f32s(yt));
-        simd.partial_store_f32s(ot, v);
+        let (x, y) = (simd.partial_load_f32s(xt), simd.partial_load_f32s(yt));
+        let g = simd.mul_f32s(cv, simd.sub_f32s(x, y));
+        simd.partial_store_f32s(ot, combine(simd, mode, simd.partial_load_f32s(ot), g));
     }
 }
 

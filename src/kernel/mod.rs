@@ -11,7 +11,9 @@
 //! inside the last one. Four accumulators (on AVX-512) also hide the FMA latency.
 
 // Index loops over accumulators and rows are deliberate: they fix the order of every operation and
-// keep array indices constant after unrolling, so the accumulators stay in registers.
+// keep array indices constant after unrolling, so the accumulators stay in registers. No SIMD work is
+// done in closures (nor in `array::map`/`from_fn`): a closure does not get the backend's target
+// features, so it stays out of line and every vector operation in it becomes a call.
 #![allow(clippy::needless_range_loop)]
 
 use pulp::Simd;
@@ -38,48 +40,12 @@ macro_rules! by_width {
 }
 pub(crate) use by_width;
 
-/// Visits `R` equally long rows vector by vector in element order, calling `f(j, [x_0, …, x_{R−1}], n)`
-/// where `j` is the vector accumulator (of `K`) that position belongs to and `n` the number of real
-/// values in the vectors (`W`, or fewer in the zero-filled tail).
+/// `o + g` (accumulate) or `g` (overwrite).
 #[inline(always)]
-pub(crate) fn visit<S: Simd, const K: usize, const R: usize>(
-    simd: S,
-    rows: [&[f32]; R],
-    mut f: impl FnMut(usize, [S::f32s; R], usize),
-) {
-    let len = rows[0].len();
-    debug_assert!(rows.iter().all(|r| r.len() == len));
-    debug_assert_eq!(K * S::F32_LANES, LANES);
-    let w = S::F32_LANES;
-    let blocks = len / LANES;
-    // (Plain loops rather than `array::map`/`from_fn`, whose closures would not get the backend's
-    // target features and would stay out of line.)
-    let mut chunks: [&[[S::f32s; K]]; R] = [&[]; R];
-    for i in 0..R {
-        chunks[i] = &S::as_simd_f32s(rows[i]).0.as_chunks::<K>().0[..blocks];
-    }
-    let mut x = [simd.splat_f32s(0.0); R];
-    for b in 0..blocks {
-        for j in 0..K {
-            for i in 0..R {
-                x[i] = chunks[i][b][j];
-            }
-            f(j, x, w);
-        }
-    }
-    // The last, partial block: each accumulator index stays a constant after unrolling, so the
-    // accumulators live in registers.
-    let base = blocks * LANES;
-    if base < len {
-        for j in 0..K {
-            let s = base + j * w;
-            if s < len {
-                for i in 0..R {
-                    x[i] = load(simd, &rows[i][s..len.min(s + w)]);
-                }
-                f(j, x, w.min(len - s));
-            }
-        }
+pub(crate) fn combine<S: Simd>(simd: S, mode: crate::GradMode, o: S::f32s, g: S::f32s) -> S::f32s {
+    match mode {
+        crate::GradMode::Overwrite => g,
+        crate::GradMode::Accumulate => simd.add_f32s(o, g),
     }
 }
 

@@ -4,8 +4,8 @@
 use pulp::{Simd, WithSimd};
 
 use super::distance::sums;
-use super::load;
 use super::loss::Weights;
+use super::{combine, load};
 use crate::loss::GradMode;
 use crate::triplet::Distance;
 use crate::{Rows, RowsMut};
@@ -137,122 +137,183 @@ fn sigmoid(v: f32) -> f32 {
     }
 }
 
-/// The elementwise gradient formula of one triplet.
+/// The elementwise gradient formula of one triplet (a const parameter of the gradient kernel).
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Formula {
     /// Squared distance: `g_a = c(n − p)`, `g_p = c(p − a)`, `g_n = c(a − n)`.
-    Squared,
+    Squared = 0,
     /// Squared distance, swap taken: `g_a = c(a − p)`, `g_p = c(n − a)`, `g_n = c(p − n)`.
-    SquaredSwap,
+    SquaredSwap = 1,
     /// Euclidean: `t1 = a − p + e`, `t2 = a − n + e`; `g_a = c1·t1 − c2·t2`, `g_p = −(c1·t1)`,
     /// `g_n = c2·t2`.
-    Euclid,
+    Euclid = 2,
     /// Euclidean, swap taken: `t1 = a − p + e`, `t3 = p − n + e`; `g_a = c1·t1`,
     /// `g_p = −(c1·t1) − c2·t3`, `g_n = c2·t3`.
-    EuclidSwap,
+    EuclidSwap = 3,
 }
 
-/// The three gradient values of one vector position.
+/// The three gradient values of one vector position, for formula `F`.
 #[inline(always)]
-fn grads<S: Simd>(
+fn grads<S: Simd, const F: u8>(
     simd: S,
-    f: Formula,
     [a, p, n]: [S::f32s; 3],
     c1: S::f32s,
     c2: S::f32s,
     e: S::f32s,
 ) -> [S::f32s; 3] {
-    match f {
-        Formula::Squared => [
+    if F == Formula::Squared as u8 {
+        [
             simd.mul_f32s(c1, simd.sub_f32s(n, p)),
             simd.mul_f32s(c1, simd.sub_f32s(p, a)),
             simd.mul_f32s(c1, simd.sub_f32s(a, n)),
-        ],
-        Formula::SquaredSwap => [
+        ]
+    } else if F == Formula::SquaredSwap as u8 {
+        [
             simd.mul_f32s(c1, simd.sub_f32s(a, p)),
             simd.mul_f32s(c1, simd.sub_f32s(n, a)),
             simd.mul_f32s(c1, simd.sub_f32s(p, n)),
-        ],
-        Formula::Euclid => {
-            let u = simd.mul_f32s(c1, simd.add_f32s(simd.sub_f32s(a, p), e));
-            let w = simd.mul_f32s(c2, simd.add_f32s(simd.sub_f32s(a, n), e));
-            [simd.sub_f32s(u, w), simd.neg_f32s(u), w]
-        }
-        Formula::EuclidSwap => {
-            let u = simd.mul_f32s(c1, simd.add_f32s(simd.sub_f32s(a, p), e));
-            let w = simd.mul_f32s(c2, simd.add_f32s(simd.sub_f32s(p, n), e));
-            [u, simd.sub_f32s(simd.neg_f32s(u), w), w]
+        ]
+    } else if F == Formula::Euclid as u8 {
+        let u = simd.mul_f32s(c1, simd.add_f32s(simd.sub_f32s(a, p), e));
+        let w = simd.mul_f32s(c2, simd.add_f32s(simd.sub_f32s(a, n), e));
+        [simd.sub_f32s(u, w), simd.neg_f32s(u), w]
+    } else {
+        let u = simd.mul_f32s(c1, simd.add_f32s(simd.sub_f32s(a, p), e));
+        let w = simd.mul_f32s(c2, simd.add_f32s(simd.sub_f32s(p, n), e));
+        [u, simd.sub_f32s(simd.neg_f32s(u), w), w]
+    }
+}
+
+/// Writes the gradient rows that are `Some` (`g`, or `old + g` in accumulate mode). All three at once
+/// in one pass over `x`; a subset member by member (anchor, positive, negative).
+#[inline(always)]
+fn write_grads<S: Simd>(
+    simd: S,
+    f: Formula,
+    mode: GradMode,
+    x: [&[f32]; 3],
+    out: [Option<&mut [f32]>; 3],
+    c: [f32; 3],
+) {
+    match f {
+        Formula::Squared => by_mode::<S, 0>(simd, mode, x, out, c),
+        Formula::SquaredSwap => by_mode::<S, 1>(simd, mode, x, out, c),
+        Formula::Euclid => by_mode::<S, 2>(simd, mode, x, out, c),
+        Formula::EuclidSwap => by_mode::<S, 3>(simd, mode, x, out, c),
+    }
+}
+
+#[inline(always)]
+fn by_mode<S: Simd, const F: u8>(
+    simd: S,
+    mode: GradMode,
+    x: [&[f32]; 3],
+    out: [Option<&mut [f32]>; 3],
+    c: [f32; 3],
+) {
+    match mode {
+        GradMode::Overwrite => by_outputs::<S, F, false>(simd, x, out, c),
+        GradMode::Accumulate => by_outputs::<S, F, true>(simd, x, out, c),
+    }
+}
+
+#[inline(always)]
+fn by_outputs<S: Simd, const F: u8, const ACC: bool>(
+    simd: S,
+    x: [&[f32]; 3],
+    out: [Option<&mut [f32]>; 3],
+    c: [f32; 3],
+) {
+    match out {
+        [Some(ga), Some(gp), Some(gn)] => grad_rows::<S, F, ACC, 0b111>(simd, x, [ga, gp, gn], c),
+        [ga, gp, gn] => {
+            if let Some(g) = ga {
+                grad_rows::<S, F, ACC, 0b001>(simd, x, [g, &mut [], &mut []], c);
+            }
+            if let Some(g) = gp {
+                grad_rows::<S, F, ACC, 0b010>(simd, x, [&mut [], g, &mut []], c);
+            }
+            if let Some(g) = gn {
+                grad_rows::<S, F, ACC, 0b100>(simd, x, [&mut [], &mut [], g], c);
+            }
         }
     }
 }
 
-/// Writes (or adds, in accumulate mode) the gradient rows that are `Some`, in one pass over `x`.
+/// The gradient kernel: member `k` is written iff bit `k` of `MASK` is set.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn write_grads<S: Simd>(
+fn grad_rows<S: Simd, const F: u8, const ACC: bool, const MASK: u8>(
     simd: S,
-    f: Formula,
     x: [&[f32]; 3],
-    out: [Option<&mut [f32]>; 3],
-    c1: f32,
-    c2: f32,
-    e: f32,
-    mode: GradMode,
+    out: [&mut [f32]; 3],
+    [c1, c2, e]: [f32; 3],
 ) {
     let (c1, c2, e) = (simd.splat_f32s(c1), simd.splat_f32s(c2), simd.splat_f32s(e));
+    let mode = if ACC {
+        GradMode::Accumulate
+    } else {
+        GradMode::Overwrite
+    };
     let len = x[0].len();
-    let full = len / S::F32_LANES;
+    let w = S::F32_LANES;
+    let full = len / w;
     let xs = [
         &S::as_simd_f32s(x[0]).0[..full],
         &S::as_simd_f32s(x[1]).0[..full],
         &S::as_simd_f32s(x[2]).0[..full],
     ];
-    let combine = |o: S::f32s, g: S::f32s| match mode {
-        GradMode::Overwrite => g,
-        GradMode::Accumulate => simd.add_f32s(o, g),
-    };
     let [o0, o1, o2] = out;
-    let mut ov: [Option<&mut [S::f32s]>; 3] = [None, None, None];
-    let mut ot: [Option<&mut [f32]>; 3] = [None, None, None];
-    for (k, o) in [o0, o1, o2].into_iter().enumerate() {
-        if let Some(o) = o {
-            let (v, t) = S::as_mut_simd_f32s(o);
-            ov[k] = Some(&mut v[..full]);
-            ot[k] = Some(t);
+    let split = |o: &mut [f32], k: u8| -> (usize, usize) {
+        if MASK & (1 << k) != 0 {
+            (full, o.len())
+        } else {
+            (0, 0)
         }
-    }
+    };
+    let (n0, l0) = split(o0, 0);
+    let (n1, l1) = split(o1, 1);
+    let (n2, l2) = split(o2, 2);
+    let (v0, t0) = S::as_mut_simd_f32s(&mut o0[..l0]);
+    let (v1, t1) = S::as_mut_simd_f32s(&mut o1[..l1]);
+    let (v2, t2) = S::as_mut_simd_f32s(&mut o2[..l2]);
+    let (v0, v1, v2) = (&mut v0[..n0], &mut v1[..n1], &mut v2[..n2]);
     for v in 0..full {
-        let g = grads(simd, f, [xs[0][v], xs[1][v], xs[2][v]], c1, c2, e);
-        for k in 0..3 {
-            if let Some(o) = ov[k].as_deref_mut() {
-                o[v] = combine(o[v], g[k]);
-            }
+        let g = grads::<S, F>(simd, [xs[0][v], xs[1][v], xs[2][v]], c1, c2, e);
+        if MASK & 1 != 0 {
+            v0[v] = combine(simd, mode, v0[v], g[0]);
+        }
+        if MASK & 2 != 0 {
+            v1[v] = combine(simd, mode, v1[v], g[1]);
+        }
+        if MASK & 4 != 0 {
+            v2[v] = combine(simd, mode, v2[v], g[2]);
         }
     }
-    let s = full * S::F32_LANES;
+    let s = full * w;
     if s < len {
         let xv = [
             load(simd, &x[0][s..]),
             load(simd, &x[1][s..]),
             load(simd, &x[2][s..]),
         ];
-        let g = grads(simd, f, xv, c1, c2, e);
-        for k in 0..3 {
-            if let Some(o) = ot[k].as_deref_mut() {
-                let old = simd.partial_load_f32s(o);
-                simd.partial_store_f32s(o, combine(old, g[k]));
+        let g = grads::<S, F>(simd, xv, c1, c2, e);
+        for (k, t) in [t0, t1, t2].into_iter().enumerate() {
+            if MASK & (1 << k) != 0 {
+                let old = simd.partial_load_f32s(t);
+                simd.partial_store_f32s(t, combine(simd, mode, old, g[k]));
             }
         }
     }
 }
 
 /// The gradient formula and its coefficients for a triplet with `∂loss/∂v = s`.
-fn plan(cfg: &Config, ev: &Eval, s: f32) -> (Formula, f32, f32, f32) {
+fn plan(cfg: &Config, ev: &Eval, s: f32) -> (Formula, [f32; 3]) {
     // The l2 gradient `(x − y [+ eps]) / d` is 0 at d = 0 (PyTorch's norm_backward rule), never NaN.
     let over = |d: f32| if d == 0.0 { 0.0 } else { s / d };
     match (cfg.distance, ev.swapped) {
-        (Distance::SqL2, false) => (Formula::Squared, 2.0 * s, 0.0, 0.0),
-        (Distance::SqL2, true) => (Formula::SquaredSwap, 2.0 * s, 0.0, 0.0),
+        (Distance::SqL2, false) => (Formula::Squared, [2.0 * s, 0.0, 0.0]),
+        (Distance::SqL2, true) => (Formula::SquaredSwap, [2.0 * s, 0.0, 0.0]),
         (d, swapped) => {
             let e = match d {
                 Distance::EpsOnDiff(e) => e,
@@ -263,7 +324,7 @@ fn plan(cfg: &Config, ev: &Eval, s: f32) -> (Formula, f32, f32, f32) {
             } else {
                 Formula::Euclid
             };
-            (f, over(ev.d_ap), over(ev.d_neg), e)
+            (f, [over(ev.d_ap), over(ev.d_neg), e])
         }
     }
 }
@@ -321,7 +382,7 @@ impl WithSimd for Triplet<'_, '_> {
             let s = ev.slope * weight.get(i);
             // An inactive triplet's gradient is exactly 0: written as 0, or left alone when accumulating.
             let zero = ev.slope == 0.0;
-            let (f, c1, c2, e) = plan(&cfg, &ev, s);
+            let (f, c) = plan(&cfg, &ev, s);
             match &mut sink {
                 Sink::None => {}
                 Sink::Separate(views) => {
@@ -331,19 +392,11 @@ impl WithSimd for Triplet<'_, '_> {
                         gp.as_mut().map(|g| g.row_mut_unchecked(i)),
                         gn.as_mut().map(|g| g.row_mut_unchecked(i)),
                     ];
-                    emit(simd, f, x, out, (c1, c2, e), mode, zero);
+                    emit(simd, f, x, out, c, mode, zero);
                 }
                 Sink::Interleaved(g) => {
                     let [r0, r1, r2] = g.three_rows_mut(3 * i);
-                    emit(
-                        simd,
-                        f,
-                        x,
-                        [Some(r0), Some(r1), Some(r2)],
-                        (c1, c2, e),
-                        mode,
-                        zero,
-                    );
+                    emit(simd, f, x, [Some(r0), Some(r1), Some(r2)], c, mode, zero);
                 }
                 Sink::Indexed(g) => {
                     if zero {
@@ -357,7 +410,7 @@ impl WithSimd for Triplet<'_, '_> {
                         let row = g.row_mut_unchecked(idx[i][k] as usize);
                         let mut out = [None, None, None];
                         out[k] = Some(row);
-                        write_grads(simd, f, x, out, c1, c2, e, GradMode::Accumulate);
+                        write_grads(simd, f, GradMode::Accumulate, x, out, c);
                     }
                 }
             }
@@ -373,7 +426,7 @@ fn emit<S: Simd>(
     f: Formula,
     x: [&[f32]; 3],
     out: [Option<&mut [f32]>; 3],
-    (c1, c2, e): (f32, f32, f32),
+    c: [f32; 3],
     mode: GradMode,
     zero: bool,
 ) {
@@ -385,5 +438,5 @@ fn emit<S: Simd>(
         }
         return;
     }
-    write_grads(simd, f, x, out, c1, c2, e, mode);
+    write_grads(simd, f, mode, x, out, c);
 }

@@ -1,0 +1,168 @@
+//! Triplet loss forward + backward (squared distance, `Sum`, about half of the triplets active, one
+//! thread) against a naive Rust loop in the same run, and the out-of-cache case against the bandwidth of
+//! `copy_from_slice` over as many bytes as the loss reads and writes.
+//!
+//! `cargo bench --bench triplet`. PyTorch and JAX are measured by `benches/peers/triplet_peers.py`.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use triplet_simd::{
+    Backend, GradMode, Isa, Reduction, Rows, RowsMut, TripletGrads, TripletLoss, Upstream,
+};
+
+fn data(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(12345);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+/// The loop a user would write: distances by iterator sums, then the three gradient rows.
+#[allow(clippy::too_many_arguments)]
+fn naive(
+    a: &[f32],
+    p: &[f32],
+    n: &[f32],
+    d: usize,
+    margin: f32,
+    ga: &mut [f32],
+    gp: &mut [f32],
+    gn: &mut [f32],
+) -> f32 {
+    let mut loss = 0.0;
+    for i in 0..a.len() / d {
+        let r = i * d..(i + 1) * d;
+        let (ar, pr, nr) = (&a[r.clone()], &p[r.clone()], &n[r.clone()]);
+        let dap: f32 = ar.iter().zip(pr).map(|(x, y)| (x - y) * (x - y)).sum();
+        let dan: f32 = ar.iter().zip(nr).map(|(x, y)| (x - y) * (x - y)).sum();
+        let v = dap - dan + margin;
+        let (ga, gp, gn) = (&mut ga[r.clone()], &mut gp[r.clone()], &mut gn[r]);
+        if v > 0.0 {
+            loss += v;
+            for k in 0..d {
+                ga[k] = 2.0 * (nr[k] - pr[k]);
+                gp[k] = 2.0 * (pr[k] - ar[k]);
+                gn[k] = 2.0 * (ar[k] - nr[k]);
+            }
+        } else {
+            ga.fill(0.0);
+            gp.fill(0.0);
+            gn.fill(0.0);
+        }
+    }
+    loss
+}
+
+fn triplet(c: &mut Criterion) {
+    let mut g = c.benchmark_group("triplet_fwd_bwd");
+    for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
+        if n >= 65_536 {
+            g.sample_size(10);
+        } else {
+            g.sample_size(30);
+        }
+        let (a, p, neg) = (data(n * d, 1), data(n * d, 2), data(n * d, 3));
+        let (mut ga, mut gp, mut gn) = (
+            vec![0.0f32; n * d],
+            vec![0.0f32; n * d],
+            vec![0.0f32; n * d],
+        );
+        let id = format!("N{n}_D{d}");
+        g.throughput(Throughput::Elements(n as u64));
+        let mut backends: Vec<(String, Backend)> = vec![("default".into(), Backend::detect())];
+        if n == 1024 {
+            backends
+                .extend(Isa::available().map(|i| (i.name().to_string(), Backend::new(i).unwrap())));
+        }
+        for (name, be) in backends {
+            let loss = TripletLoss::new(0.0).reduction(Reduction::Sum).backend(be);
+            g.bench_function(BenchmarkId::new(name, &id), |b| {
+                b.iter(|| {
+                    let v = |x| Rows::dense(x, n, d).unwrap();
+                    let stats = loss
+                        .forward_backward(
+                            v(black_box(&a)),
+                            v(black_box(&p)),
+                            v(black_box(&neg)),
+                            None,
+                            Upstream::Scalar(1.0),
+                            TripletGrads::Separate {
+                                anchor: Some(RowsMut::dense(&mut ga, n, d).unwrap()),
+                                positive: Some(RowsMut::dense(&mut gp, n, d).unwrap()),
+                                negative: Some(RowsMut::dense(&mut gn, n, d).unwrap()),
+                            },
+                            GradMode::Overwrite,
+                        )
+                        .unwrap();
+                    black_box(stats)
+                })
+            });
+        }
+        g.bench_function(BenchmarkId::new("naive", &id), |b| {
+            b.iter(|| {
+                naive(
+                    black_box(&a),
+                    black_box(&p),
+                    black_box(&neg),
+                    d,
+                    0.0,
+                    &mut ga,
+                    &mut gp,
+                    &mut gn,
+                )
+            })
+        });
+    }
+    g.finish();
+
+    // Bytes moved by the out-of-cache case: 3·N·D floats read, 3·N·D written.
+    let (n, d) = (65_536usize, 256usize);
+    let mut g = c.benchmark_group("triplet_bandwidth");
+    g.sample_size(10);
+    let bytes = (2 * 3 * n * d * 4) as u64;
+    g.throughput(Throughput::Bytes(bytes));
+    let (a, p, neg) = (data(n * d, 1), data(n * d, 2), data(n * d, 3));
+    let (mut ga, mut gp, mut gn) = (
+        vec![0.0f32; n * d],
+        vec![0.0f32; n * d],
+        vec![0.0f32; n * d],
+    );
+    let id = format!("N{n}_D{d}");
+    let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
+    g.bench_function(BenchmarkId::new("triplet_default", &id), |b| {
+        b.iter(|| {
+            let v = |x| Rows::dense(x, n, d).unwrap();
+            loss.forward_backward(
+                v(black_box(&a)),
+                v(black_box(&p)),
+                v(black_box(&neg)),
+                None,
+                Upstream::Scalar(1.0),
+                TripletGrads::Separate {
+                    anchor: Some(RowsMut::dense(&mut ga, n, d).unwrap()),
+                    positive: Some(RowsMut::dense(&mut gp, n, d).unwrap()),
+                    negative: Some(RowsMut::dense(&mut gn, n, d).unwrap()),
+                },
+                GradMode::Overwrite,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function(BenchmarkId::new("copy_from_slice", &id), |b| {
+        b.iter(|| {
+            ga.copy_from_slice(black_box(&a));
+            gp.copy_from_slice(black_box(&p));
+            gn.copy_from_slice(black_box(&neg));
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, triplet);
+criterion_main!(benches);
