@@ -62,3 +62,8 @@ pub use isa::{Backend, Isa};
 pub use loss::{GradMode, Reduction, SquaredError, SquaredErrorKind, Upstream};
 pub use rows::{Rows, RowsMut};
 pub use triplet::{Distance, TripletGrads, TripletLoss, TripletStats};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
