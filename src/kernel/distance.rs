@@ -2,7 +2,7 @@
 
 use pulp::{Simd, WithSimd};
 
-use super::{LANES, by_width, fold, load, splat_first, sqrt, used};
+use super::{LANES, by_width, fold, load, splat_first, sqrt};
 use crate::Rows;
 
 /// `Σ (a_i − b_i)²` in the crate's fixed order (see the module docs of `kernel`).
@@ -76,10 +76,9 @@ fn sums_k<S: Simd, const K: usize, const R: usize, const M: usize>(
             }
         }
     }
-    let used = used::<S, K>(len);
     let mut out = [0.0; M];
     for m in 0..M {
-        out[m] = fold::<S, K>(simd, acc[m], used);
+        out[m] = fold::<S, K>(simd, acc[m]);
     }
     out
 }

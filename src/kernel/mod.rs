@@ -68,17 +68,15 @@ pub(crate) fn splat_first<S: Simd>(simd: S, c: f32, n: usize) -> S::f32s {
     }
 }
 
-/// Folds the `K` vector accumulators (64 logical lanes) by the crate's one fixed tree. Accumulators at
-/// and past `used` were never touched, so they hold `+0`; adding `+0` to an accumulator (`+0`, positive,
-/// `inf` or NaN) leaves its bits as they are, so those additions are skipped.
+/// Folds the `K` vector accumulators (64 logical lanes) by the crate's one fixed tree: for
+/// `h = 32, 16, …, 1`, lane `i += lane i + h`. (Accumulators a short row never reached hold `+0`, and
+/// adding `+0` leaves every accumulator value — `+0`, positive, `inf`, NaN — as it is.)
 #[inline(always)]
-pub(crate) fn fold<S: Simd, const K: usize>(simd: S, mut acc: [S::f32s; K], used: usize) -> f32 {
+pub(crate) fn fold<S: Simd, const K: usize>(simd: S, mut acc: [S::f32s; K]) -> f32 {
     let mut h = K / 2;
     while h >= 1 {
         for j in 0..h {
-            if j + h < used {
-                acc[j] = simd.add_f32s(acc[j], acc[j + h]);
-            }
+            acc[j] = simd.add_f32s(acc[j], acc[j + h]);
         }
         h /= 2;
     }
@@ -87,12 +85,6 @@ pub(crate) fn fold<S: Simd, const K: usize>(simd: S, mut acc: [S::f32s; K], used
     // halves, then `movehl` and lane 1; NEON: `(a0 + a2) + (a1 + a3)`; the emulated and scalar widths:
     // a halving loop). The cross-backend tests would catch a pulp release that changed this.
     simd.reduce_sum_f32s(acc[0])
-}
-
-/// How many of the `K` vector accumulators a row of `len` values touches.
-#[inline(always)]
-pub(crate) fn used<S: Simd, const K: usize>(len: usize) -> usize {
-    len.div_ceil(S::F32_LANES).min(K)
 }
 
 /// Correctly rounded square root (IEEE, the same bits with and without `std`).
