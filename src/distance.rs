@@ -21,7 +21,7 @@ impl Backend {
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
     #[doc(alias = "sqeuclidean")]
-    #[inline]
+    #[inline(always)]
     pub fn sq_l2(&self, a: &[f32], b: &[f32]) -> Result<f32, Error> {
         check_len("length of b", a.len(), b.len())?;
         Ok(self.run(Pair::<false> { a, b }))
@@ -40,7 +40,7 @@ impl Backend {
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
     #[doc(alias = "euclidean")]
-    #[inline]
+    #[inline(always)]
     pub fn l2(&self, a: &[f32], b: &[f32]) -> Result<f32, Error> {
         check_len("length of b", a.len(), b.len())?;
         Ok(self.run(Pair::<true> { a, b }))
@@ -63,7 +63,7 @@ impl Backend {
     /// assert_eq!(out, [25.0, 1.0]);
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn sq_l2_rows(&self, a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
         self.rows(a, b, out, false)
     }
@@ -72,7 +72,7 @@ impl Backend {
     ///
     /// # Errors
     /// As [`Backend::sq_l2_rows`].
-    #[inline]
+    #[inline(always)]
     pub fn l2_rows(&self, a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
         self.rows(a, b, out, true)
     }
@@ -91,7 +91,7 @@ impl Backend {
     /// assert_eq!(out, [0.0, 25.0]);
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn sq_l2_one_to_many(
         &self,
         query: &[f32],
@@ -105,7 +105,7 @@ impl Backend {
     ///
     /// # Errors
     /// As [`Backend::sq_l2_one_to_many`].
-    #[inline]
+    #[inline(always)]
     pub fn l2_one_to_many(
         &self,
         query: &[f32],
@@ -115,7 +115,7 @@ impl Backend {
         self.one_to_many(query, rows, out, true)
     }
 
-    #[inline]
+    #[inline(always)]
     fn rows(&self, a: Rows<'_>, b: Rows<'_>, out: &mut [f32], root: bool) -> Result<(), Error> {
         crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), b.rows(), b.dim())?;
         check_len("length of out", a.rows(), out.len())?;
@@ -123,7 +123,7 @@ impl Backend {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn one_to_many(
         &self,
         query: &[f32],
@@ -156,7 +156,7 @@ impl Backend {
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
 #[doc(alias = "sqeuclidean")]
-#[inline]
+#[inline(always)]
 pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
     Backend::detect().sq_l2(a, b)
 }
@@ -172,7 +172,7 @@ pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
 /// assert!((d - 0.316_227_77).abs() < 1e-6);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
-#[inline]
+#[inline(always)]
 pub fn l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
     Backend::detect().l2(a, b)
 }
@@ -191,7 +191,7 @@ pub fn l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
 /// assert_eq!(out, [0.0, 25.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
-#[inline]
+#[inline(always)]
 pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
     Backend::detect().sq_l2_rows(a, b, out)
 }
@@ -210,7 +210,7 @@ pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error
 /// assert_eq!(out, [5.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
-#[inline]
+#[inline(always)]
 pub fn l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
     Backend::detect().l2_rows(a, b, out)
 }
@@ -229,7 +229,7 @@ pub fn l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
 /// assert_eq!(out, [0.0, 2.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
-#[inline]
+#[inline(always)]
 pub fn sq_l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
     Backend::detect().sq_l2_one_to_many(query, rows, out)
 }
@@ -248,7 +248,7 @@ pub fn sq_l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Resu
 /// assert_eq!(out, [5.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
-#[inline]
+#[inline(always)]
 pub fn l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
     Backend::detect().l2_one_to_many(query, rows, out)
 }

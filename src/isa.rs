@@ -138,7 +138,7 @@ impl Backend {
     }
 
     /// The backend of the default path: the widest this CPU runs ([`Isa::detect`]).
-    #[inline]
+    #[inline(always)]
     pub fn detect() -> Backend {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         let token = pulp::x86::V4::try_new()

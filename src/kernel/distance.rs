@@ -46,6 +46,33 @@ fn sums_k<S: Simd, const K: usize, const R: usize, const M: usize>(
         }
         return out;
     }
+    // The general path in a function of its own (pulp's `vectorize` starts a new target-feature
+    // function), so that the short path above keeps a small prologue.
+    simd.vectorize(Long::<K, R, M> { rows, pairs, eps })
+}
+
+struct Long<'a, const K: usize, const R: usize, const M: usize> {
+    rows: [&'a [f32]; R],
+    pairs: [(usize, usize); M],
+    eps: Option<f32>,
+}
+
+impl<const K: usize, const R: usize, const M: usize> WithSimd for Long<'_, K, R, M> {
+    type Output = [f32; M];
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> [f32; M] {
+        long::<S, K, R, M>(simd, self.rows, self.pairs, self.eps)
+    }
+}
+
+#[inline(always)]
+fn long<S: Simd, const K: usize, const R: usize, const M: usize>(
+    simd: S,
+    rows: [&[f32]; R],
+    pairs: [(usize, usize); M],
+    eps: Option<f32>,
+) -> [f32; M] {
+    let len = rows[0].len();
     let w = S::F32_LANES;
     let mut acc = [[simd.splat_f32s(0.0); K]; M];
     let blocks = len / LANES;
