@@ -6,21 +6,12 @@
 
 use std::hint::black_box;
 
+mod common;
+
+use common::data;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use simsimd::SpatialSimilarity;
 use triplet_simd::{Backend, Isa, Rows};
-
-fn data(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(12345);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        })
-        .collect()
-}
 
 /// `n` values starting on a 64-byte boundary (like a framework's tensor storage), inside `buf`.
 fn aligned(buf: &mut Vec<f32>, n: usize, seed: u32) -> &[f32] {

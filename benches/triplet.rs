@@ -6,22 +6,14 @@
 
 use std::hint::black_box;
 
+mod common;
+
+use common::data;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use triplet_simd::{
-    Backend, GradMode, Isa, Reduction, Rows, RowsMut, TripletGrads, TripletLoss, Upstream,
+    Backend, GradMode, Isa, Reduction, Rows, RowsMut, TripletGrads, TripletLoss, TripletStats,
+    Upstream,
 };
-
-fn data(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(12345);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        })
-        .collect()
-}
 
 /// The loop a user would write: distances by iterator sums, then the three gradient rows.
 #[allow(clippy::too_many_arguments)]
@@ -59,6 +51,36 @@ fn naive(
     loss
 }
 
+/// One fused call into three separate gradient buffers.
+#[allow(clippy::too_many_arguments)]
+fn fused(
+    loss: &TripletLoss,
+    a: &[f32],
+    p: &[f32],
+    neg: &[f32],
+    ga: &mut [f32],
+    gp: &mut [f32],
+    gn: &mut [f32],
+    n: usize,
+    d: usize,
+) -> TripletStats {
+    let v = |x| Rows::dense(x, n, d).unwrap();
+    loss.forward_backward(
+        v(black_box(a)),
+        v(black_box(p)),
+        v(black_box(neg)),
+        None,
+        Upstream::Scalar(1.0),
+        TripletGrads::Separate {
+            anchor: Some(RowsMut::dense(ga, n, d).unwrap()),
+            positive: Some(RowsMut::dense(gp, n, d).unwrap()),
+            negative: Some(RowsMut::dense(gn, n, d).unwrap()),
+        },
+        GradMode::Overwrite,
+    )
+    .unwrap()
+}
+
 fn triplet(c: &mut Criterion) {
     let mut g = c.benchmark_group("triplet_fwd_bwd");
     for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
@@ -83,25 +105,7 @@ fn triplet(c: &mut Criterion) {
         for (name, be) in backends {
             let loss = TripletLoss::new(0.0).reduction(Reduction::Sum).backend(be);
             g.bench_function(BenchmarkId::new(name, &id), |b| {
-                b.iter(|| {
-                    let v = |x| Rows::dense(x, n, d).unwrap();
-                    let stats = loss
-                        .forward_backward(
-                            v(black_box(&a)),
-                            v(black_box(&p)),
-                            v(black_box(&neg)),
-                            None,
-                            Upstream::Scalar(1.0),
-                            TripletGrads::Separate {
-                                anchor: Some(RowsMut::dense(&mut ga, n, d).unwrap()),
-                                positive: Some(RowsMut::dense(&mut gp, n, d).unwrap()),
-                                negative: Some(RowsMut::dense(&mut gn, n, d).unwrap()),
-                            },
-                            GradMode::Overwrite,
-                        )
-                        .unwrap();
-                    black_box(stats)
-                })
+                b.iter(|| black_box(fused(&loss, &a, &p, &neg, &mut ga, &mut gp, &mut gn, n, d)))
             });
         }
         g.bench_function(BenchmarkId::new("naive", &id), |b| {
@@ -136,23 +140,7 @@ fn triplet(c: &mut Criterion) {
     let id = format!("N{n}_D{d}");
     let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
     g.bench_function(BenchmarkId::new("triplet_default", &id), |b| {
-        b.iter(|| {
-            let v = |x| Rows::dense(x, n, d).unwrap();
-            loss.forward_backward(
-                v(black_box(&a)),
-                v(black_box(&p)),
-                v(black_box(&neg)),
-                None,
-                Upstream::Scalar(1.0),
-                TripletGrads::Separate {
-                    anchor: Some(RowsMut::dense(&mut ga, n, d).unwrap()),
-                    positive: Some(RowsMut::dense(&mut gp, n, d).unwrap()),
-                    negative: Some(RowsMut::dense(&mut gn, n, d).unwrap()),
-                },
-                GradMode::Overwrite,
-            )
-            .unwrap()
-        })
+        b.iter(|| fused(&loss, &a, &p, &neg, &mut ga, &mut gp, &mut gn, n, d))
     });
     g.bench_function(BenchmarkId::new("copy_from_slice", &id), |b| {
         b.iter(|| {
