@@ -339,6 +339,8 @@ impl TripletLoss {
     ) -> Result<TripletStats, Error> {
         let n = src.len();
         check_per_item(losses.as_deref(), n, self.reduction, PER_TRIPLET)?;
+        // Check the upstream gradient before any pass over the triplets.
+        weights(upstream, self.reduction, n, n)?;
         let has_grads = !matches!(sink, Sink::None);
         // MeanActive needs #active before the gradients' weight is known: count it in a forward pass.
         let count = if self.reduction == Reduction::MeanActive && has_grads {

@@ -721,6 +721,28 @@ fn nan_in_one_row_poisons_only_its_triplet() {
     }
 }
 
+/// A NaN triplet whose other distance is exactly 0 (a == p) under a Euclidean distance: the zero-distance
+/// rule (gradient 0 at d = 0) must not turn its NaN gradient rows into zeros. (Found by fuzzing.)
+#[test]
+fn nan_triplet_with_a_zero_distance_still_gets_nan_gradients() {
+    let (a, n) = ([1.0f32, 2.0], [f32::NAN, 0.0]);
+    for distance in distances() {
+        for be in backends() {
+            let loss = TripletLoss::new(0.5)
+                .distance(distance)
+                .reduction(Reduction::Sum)
+                .backend(be);
+            let (s, g) = fused(loss, views(&a, &a, &n, 1, 2), None, 0.0);
+            assert!(s.loss.is_nan());
+            assert!(
+                g.iter().flatten().all(|x| x.is_nan()),
+                "{distance:?} on {:?}: {g:?}",
+                be.isa()
+            );
+        }
+    }
+}
+
 #[test]
 fn huge_values_overflow_to_inf_by_ieee_rules() {
     let (a, p, n) = ([3e19f32, 0.0], [-3e19f32, 0.0], [0.0f32, 0.0]);
@@ -841,6 +863,23 @@ fn invalid_settings_and_shapes_are_errors_and_nothing_is_written() {
     assert_eq!(
         e.to_string(),
         "row count of the interleaved gradient (3 per triplet) is 4 but must be 6"
+    );
+    // A per-item upstream is checked before any pass over the triplets (MeanActive makes two).
+    assert_eq!(
+        TripletLoss::new(1.0)
+            .reduction(Reduction::MeanActive)
+            .forward_backward(
+                a,
+                p,
+                n,
+                None,
+                Upstream::PerItem(&[1.0, 1.0]),
+                TripletGrads::Interleaved(RowsMut::dense(&mut [0.0; 24], 6, 4).unwrap()),
+                GradMode::Overwrite
+            )
+            .unwrap_err()
+            .to_string(),
+        "missing Reduction::None, which a per-item upstream gradient needs"
     );
     assert_eq!(
         TripletLoss::new(1.0)

@@ -309,8 +309,9 @@ fn grad_rows<S: Simd, const F: u8, const ACC: bool, const MASK: u8>(
 
 /// The gradient formula and its coefficients for a triplet with `∂loss/∂v = s`.
 fn plan(cfg: &Config, ev: &Eval, s: f32) -> (Formula, [f32; 3]) {
-    // The l2 gradient `(x − y [+ eps]) / d` is 0 at d = 0 (PyTorch's norm_backward rule), never NaN.
-    let over = |d: f32| if d == 0.0 { 0.0 } else { s / d };
+    // The l2 gradient `(x − y [+ eps]) / d` is 0 at d = 0 (PyTorch's norm_backward rule), never NaN,
+    // unless the triplet itself is NaN (s is NaN): then its gradient rows are NaN, never a silent 0.
+    let over = |d: f32| if d == 0.0 && !s.is_nan() { 0.0 } else { s / d };
     match (cfg.distance, ev.swapped) {
         (Distance::SqL2, false) => (Formula::Squared, [2.0 * s, 0.0, 0.0]),
         (Distance::SqL2, true) => (Formula::SquaredSwap, [2.0 * s, 0.0, 0.0]),
@@ -364,6 +365,7 @@ impl WithSimd for Triplet<'_, '_> {
         let mut t = Totals::default();
         if let Sink::Indexed(g) = &mut sink
             && mode == GradMode::Overwrite
+            && g.dim() > 0
         {
             for r in 0..g.rows() {
                 g.row_mut_unchecked(r).fill(0.0);
