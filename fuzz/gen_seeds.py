@@ -307,12 +307,258 @@ def squared_error_seeds():
     return s
 
 
+# --- triplet settings (triplet::Settings::decode) ---
+EPS_TABLE = [1e-6, 1e-12, 0.0, -0.0, 1e-3, 0.5, "2^-149", 2.0]  # indices for eps_t()
+MARGIN_TABLE = [0.2, 1.0, 0.0, -0.0, 0.5, -0.5, 2.0, 100.0]  # indices for margin_t()
+DIST = {"sq": 0, "eps_on_diff": 1, "eps_in_sqrt": 2, "exact": 3}
+
+
+def eps_t(i):
+    return u8(4 * i + 1)  # EPS_TABLE[i]
+
+
+def eps_f(x):
+    return u8(0) + (x if isinstance(x, bytes) else f(x))
+
+
+def margin_t(i):
+    return u8(4 * i + 1)  # MARGIN_TABLE[i]
+
+
+def margin_f(x):
+    return u8(0) + (x if isinstance(x, bytes) else f(x))
+
+
+def settings(dist="sq", eps=None, margin=None, swap=False, soft=False, red="mean"):
+    """eps / margin: None (table entry 0: 1e-6 / 0.2) or bytes from eps_t/eps_f, margin_t/margin_f."""
+    out = u8(DIST[dist])
+    if dist in ("eps_on_diff", "eps_in_sqrt"):
+        out += eps if eps is not None else eps_t(0)
+    out += margin if margin is not None else margin_t(0)
+    return out + u8(int(swap)) + u8(int(soft)) + u8(RED[red])
+
+
+def up_scalar(g=1.0):
+    return u8(1) + f(g)
+
+
+def up_per_item(values):
+    return u8(0) + u8(0) + floats(values)  # n values (n <= CAP)
+
+
+def up_per_item_len(length, values):
+    return u8(0) + u8(255) + count(length) + floats(values)
+
+
+def dense(values):
+    return view_floats(stride_dense(), len_exact()) + floats(values)
+
+
+def size_any(v):
+    return size(v) if v < 160 else size_u16(v)
+
+
+def triplet_case(st, overwrite, backward, n, dim, a, p, nv, losses, up, grads=b""):
+    """a: view bytes with values; p, nv: a shape byte, a view and `related` values; losses: bytes from
+    out_exact/out_len or u8(0) (none)."""
+    return (header(21) + st + u8(int(overwrite)) + u8(1 if backward else 0) + size_any(n) + size_any(dim) + a + p + nv
+            + losses + up + grads)
+
+
+def same_shape(view_and_values):
+    return u8(0) + view_and_values
+
+
+def no_losses():
+    return u8(0)
+
+
+def with_losses(fill=-7.0):
+    return u8(1) + out_exact(fill)
+
+
+def interleaved(view_and_values, own_shape=None):
+    if own_shape is None:
+        return u8(1) + u8(0) + view_and_values
+    return u8(1) + u8(255) + own_shape + view_and_values
+
+
+def separate(*members):
+    """Each member: None (absent) or a view with values (shape n × dim); or (shape bytes, view)."""
+    out = u8(0)
+    for m in members:
+        if m is None:
+            out += u8(0)
+        elif isinstance(m, tuple):
+            out += u8(1) + u8(255) + m[0] + m[1]
+        else:
+            out += u8(1) + u8(0) + m
+    return out
+
+
+def triplet_seeds():
+    s = {}
+    # The crate docs' interleaved example: losses 0.95 and 0, Sum, gradients into one 6 x 2 buffer.
+    s["doc_interleaved"] = triplet_case(
+        settings("sq", margin=margin_f(0.2), red="sum"), True, True, 2, 2,
+        dense([0, 0, 0, 0]), same_shape(view_floats(stride_dense(), len_exact()) + rel_independent(floats([1, 0, 0.1, 0]))),
+        same_shape(view_floats(stride_dense(), len_exact()) + rel_independent(floats([0.5, 0, 3, 0]))),
+        with_losses(), up_scalar(1.0), interleaved(dense([9] * 12)))
+    # Every distance x reduction, with swap, soft margin, grad mode and gradient layout varied.
+    k = 0
+    for dist in DIST:
+        for red in RED:
+            swap, soft, ow = bool(k & 1), bool(k & 2), bool(k & 4)
+            n, dim = 5, 17
+            a = view_floats(stride_pad(3), len_exact(), offset=1) + floats([(i % 40) / 8 - 2 for i in range(98)])
+            p = same_shape(view_bytes(stride_dense(), len_exact(), byte_offset=4) + rel_nudge(([9, 1, 0, 3] * 30)[:86]))
+            nv = same_shape(view_floats(stride_pad(1), len_exact()) + rel_copy([(3, 1.5), (20, -2.0), (40, 0.25)]))
+            losses = with_losses() if red == "none" or k % 3 else no_losses()
+            up = up_per_item([1, -2, 0.5, 0, 3]) if red == "none" and k & 8 else up_scalar(0.75)
+            if k % 2:
+                g = interleaved(view_floats(stride_pad(2), len_exact(), offset=2) + floats([0.5] * (15 * 19)))
+            else:
+                g = separate(view_floats(stride_pad(4), len_exact()) + floats([0.25] * 101),
+                             None if k % 4 == 2 else dense([-1] * 85),
+                             view_bytes(stride_dense(), len_exact()) + floats([2] * 85))
+            st = settings(dist, eps=eps_t(k % 8), margin=margin_t(k % 8), swap=swap, soft=soft, red=red)
+            s["%s_%s" % (dist, red)] = triplet_case(st, ow, True, n, dim, a, p, nv, losses, up, g)
+            k += 1
+    base_views = lambda: (dense([1, 2, 3, 4, 5, 6]), same_shape(view_floats(stride_dense(), len_exact()) + rel_copy([(0, 0.0)])),
+                          same_shape(view_floats(stride_dense(), len_exact()) + rel_copy([(5, 9.0)])))
+    a, p, nv = base_views()
+    for name, st in [
+        ("margin_nan", settings("sq", margin=margin_f(fspecial(NAN)))),
+        ("margin_inf", settings("exact", margin=margin_f(fspecial(INF)))),
+        ("eps_negative", settings("eps_on_diff", eps=eps_f(-1e-6))),
+        ("eps_nan", settings("eps_in_sqrt", eps=eps_f(fspecial(NAN)))),
+        ("eps_inf", settings("eps_in_sqrt", eps=eps_f(fspecial(INF)))),
+        ("eps_negative_zero", settings("eps_on_diff", eps=eps_t(3), red="sum")),
+    ]:
+        s[name] = triplet_case(st, True, True, 2, 3, a, p, nv, with_losses(), up_scalar(), separate(dense([0] * 6), None, None))
+    s["per_item_with_mean"] = triplet_case(settings(red="mean"), True, True, 2, 3, a, p, nv, no_losses(),
+                                           up_per_item([1, 1]), interleaved(dense([0] * 18)))
+    s["per_item_wrong_len"] = triplet_case(settings(red="none"), True, True, 2, 3, a, p, nv, with_losses(),
+                                           up_per_item_len(3, [1, 1, 1]), interleaved(dense([0] * 18)))
+    s["none_without_losses"] = triplet_case(settings(red="none"), True, False, 2, 3, a, p, nv, no_losses(), up_scalar())
+    s["losses_wrong_len"] = triplet_case(settings(red="sum"), True, False, 2, 3, a, p, nv, u8(1) + out_len(3),
+                                         up_scalar())
+    s["interleaved_wrong_rows"] = triplet_case(settings(red="sum"), True, True, 2, 3, a, p, nv, no_losses(), up_scalar(),
+                                               interleaved(dense([0] * 15), size(5) + size(3)))
+    s["separate_wrong_dim"] = triplet_case(settings(red="sum"), False, True, 2, 3, a, p, nv, no_losses(), up_scalar(),
+                                           separate(None, (size(2) + size(4), dense([0] * 8)), None))
+    s["p_wrong_rows"] = triplet_case(settings(red="sum"), True, False, 2, 3, a,
+                                     u8(255) + size(3) + size(3) + view_floats(stride_dense(), len_exact()) + rel_independent(floats([1] * 9)),
+                                     nv, no_losses(), up_scalar())
+    s["interleaved_3n_overflows"] = (header() + settings(red="sum") + u8(1) + u8(1) + size_max_minus(0) + size(0)
+                                     + view_floats(stride_dense(), len_abs(0)) + u8(0) + view_floats(stride_dense(), len_abs(0))
+                                     + rel_independent() + u8(0) + view_floats(stride_dense(), len_abs(0)) + rel_independent()
+                                     + no_losses() + up_scalar() + u8(1) + size(0) + size(0)
+                                     + u8(0) + view_floats(stride_dense(), len_abs(0)))
+    s["zero_triplets"] = triplet_case(settings("exact", red="mean_active"), True, True, 0, 4, dense([]),
+                                      same_shape(view_floats(stride_dense(), len_exact()) + rel_independent()),
+                                      same_shape(view_floats(stride_dense(), len_exact()) + rel_independent()),
+                                      with_losses(), up_scalar(), interleaved(dense([])))
+    # NaN, infinities, a == p (d = 0), p == a with swap (a tie), overflow, subnormals.
+    sp = lambda idx: b"".join(fspecial(i) for i in idx)
+    for dist in ("exact", "eps_on_diff", "sq"):
+        s["specials_" + dist] = triplet_case(
+            settings(dist, eps=eps_t(2), margin=margin_t(1), swap=True, red="none"), True, True, 4, 3,
+            dense([1, 2, 3, 1, 2, 3, 1e-20, 2.0, 3e38, 0.5, 0.5, 0.5]),
+            same_shape(view_floats(stride_dense(), len_exact()) + rel_copy([(3, 1.0), (6, 2.646978e-23), (8, -3e38)])),
+            same_shape(view_floats(stride_dense(), len_exact()) + rel_independent(
+                sp([NAN, 1, 2]) + floats([4, 5, 6]) + sp([SUB, 23, 0]) + floats([1, 1]) + sp([INF]))),
+            with_losses(), up_per_item([1, 2, -1, 0.5]), interleaved(dense([3] * 36)))
+    s["soft_accumulate_long"] = triplet_case(
+        settings("eps_in_sqrt", eps=eps_t(1), margin=margin_t(2), soft=True, red="mean"), False, True, 3, 700,
+        view_floats(stride_dense(), len_exact()) + floats([(i % 64) / 16 for i in range(2100)]),
+        same_shape(view_floats(stride_dense(), len_exact()) + rel_copy([(7, 0.0), (900, 5.0)])),
+        same_shape(view_floats(stride_dense(), len_exact()) + rel_copy([(1, -3.0), (1500, 2.5), (2099, 1.0)])),
+        no_losses(), up_scalar(2.0), separate(dense([1] * 2100), None, dense([-0.5] * 2100)))
+    return s
+
+
+def index_in(i):
+    return u8(0) + u16(i)
+
+
+def index_u32(v):
+    return u8(6) + u32(v)
+
+
+def index_past(k):
+    return u8(7) + u8(k)  # rows + k
+
+
+def triplet_indexed_case(st, overwrite, backward, rows, dim, emb, triplets, losses, up, grad=b""):
+    """triplets: a list of 3-lists of index bytes (index_in/index_u32/index_past) or ints (in range)."""
+    out = (header(31) + st + u8(int(overwrite)) + u8(1 if backward else 0) + size(rows) + size(dim) + emb
+           + count(len(triplets)))
+    for t in triplets:
+        for i in t:
+            out += index_in(i) if isinstance(i, int) else i
+    return out + losses + up + grad
+
+
+def grad_same(view_and_values):
+    return u8(0) + view_and_values
+
+
+def triplet_indexed_seeds():
+    s = {}
+    emb = dense([0, 0, 1, 0, 0.5, 0])
+    s["doc_example"] = triplet_indexed_case(settings("sq", margin=margin_f(0.2), red="sum"), True, True, 3, 2, emb,
+                                            [[0, 1, 2], [1, 0, 2]], with_losses(), up_scalar(), grad_same(dense([5] * 6)))
+    k = 0
+    for dist in DIST:
+        for red in RED:
+            swap, soft, ow = bool(k & 1), bool(k & 2), bool(k & 4)
+            rows, dim = 6, 19
+            e = view_floats(stride_pad(5), len_exact(), offset=3) + floats([(i % 36) / 4 - 4 for i in range(142)])
+            ts = [[0, 1, 2], [2, 1, 0], [3, 3, 4], [5, 0, 5], [1, 2, 3], [4, 5, 1], [0, 0, 0]]
+            losses = with_losses() if red == "none" or k % 3 else no_losses()
+            up = up_per_item([1, -2, 0.5, 0, 3, 1, 1]) if red == "none" and k & 8 else up_scalar(1.25)
+            g = grad_same(view_floats(stride_pad(1), len_exact()) + floats([0.125 * (i % 5) for i in range(119)]))
+            st = settings(dist, eps=eps_t(k % 8), margin=margin_t(k % 8), swap=swap, soft=soft, red=red)
+            s["%s_%s" % (dist, red)] = triplet_indexed_case(st, ow, True, rows, dim, e, ts, losses, up, g)
+            k += 1
+    st = settings(red="sum")
+    g = grad_same(dense([0] * 6))
+    s["index_equals_rows"] = triplet_indexed_case(st, True, True, 3, 2, emb, [[0, 1, 2], [1, index_past(0), 2]],
+                                                  no_losses(), up_scalar(), g)
+    s["index_u32_max"] = triplet_indexed_case(st, True, False, 3, 2, emb, [[index_u32(0xFFFFFFFF), 1, 2]],
+                                              no_losses(), up_scalar())
+    s["index_past_rows"] = triplet_indexed_case(st, False, True, 3, 2, emb, [[0, 1, 2], [0, 1, index_past(7)]],
+                                                with_losses(), up_scalar(), g)
+    s["grad_wrong_shape"] = triplet_indexed_case(st, True, True, 3, 2, emb, [[0, 1, 2]], no_losses(), up_scalar(),
+                                                 u8(255) + size(2) + size(2) + dense([0] * 4))
+    s["per_item_with_sum"] = triplet_indexed_case(st, True, True, 3, 2, emb, [[0, 1, 2]], no_losses(),
+                                                  up_per_item([1]), g)
+    s["none_without_losses"] = triplet_indexed_case(settings(red="none"), True, False, 3, 2, emb, [[0, 1, 2]],
+                                                    no_losses(), up_scalar())
+    s["no_rows_no_triplets"] = triplet_indexed_case(settings("exact", red="mean_active"), True, True, 0, 3,
+                                                    dense([]), [], with_losses(), up_scalar(), grad_same(dense([])))
+    s["no_rows_one_triplet"] = triplet_indexed_case(st, True, False, 0, 3, dense([]), [[0, 0, 0]], no_losses(),
+                                                    up_scalar())
+    s["repeated_rows_accumulate"] = triplet_indexed_case(
+        settings("exact", margin=margin_t(6), swap=True, red="mean"), False, True, 2, 5,
+        dense([1, 2, 3, 4, 5, 1, 2, 3, 4, 6]), [[0, 1, 0], [1, 0, 1], [0, 0, 1], [1, 1, 1]] * 3, with_losses(),
+        up_scalar(-1.0), grad_same(view_bytes(stride_pad(2), len_exact(), byte_offset=4) + floats([1.5] * 13)))
+    s["nan_rows"] = triplet_indexed_case(
+        settings("eps_on_diff", eps=eps_t(0), red="none"), True, True, 3, 2,
+        dense([0, 0, 1, 0]) + fspecial(NAN) + fspecial(0), [[0, 1, 2], [0, 1, 1], [2, 2, 0]], with_losses(),
+        up_per_item([1, 1, 1]), grad_same(dense([0] * 6)))
+    return s
+
+
 def main():
     all_seeds = {
         "pair": pair_seeds(),
         "rows": rows_seeds(False),
         "one_to_many": rows_seeds(True),
         "squared_error": squared_error_seeds(),
+        "triplet": triplet_seeds(),
+        "triplet_indexed": triplet_indexed_seeds(),
     }
     for target, seeds in all_seeds.items():
         d = os.path.join(HERE, "seeds", target)
