@@ -19,6 +19,14 @@
 //! # Ok::<(), triplet_simd::Error>(())
 //! ```
 //!
+//! # Losses
+//! [`TripletLoss`] is the triplet loss `Σ max(0, d(a, p) − d(a, n) + margin)` with its three gradients in
+//! one fused call, with the options of PyTorch, pytorch-metric-learning, TF Addons and Hermans et al.
+//! (its docs have the table of which option matches which peer), on three strided views, an interleaved
+//! gradient buffer ([`TripletGrads::Interleaved`]) or index triplets. [`SquaredError`] is the
+//! sum-of-squares and MSE loss over rows with both gradients. Both report through [`Reduction`],
+//! [`Upstream`] and [`GradMode`] the way a framework's `backward` does.
+//!
 //! # Backends and dispatch
 //! Kernels are written once over [`pulp::Simd`] and run with AVX-512, AVX2+FMA, NEON or scalar code.
 //! [`Isa::detect`] picks the widest one this CPU runs (once, cached); the free functions use it.
@@ -31,11 +39,11 @@
 //! element everywhere (`acc = fma(d, d, acc)` with `d = x − y`), zero-filled tails, and one fixed tree
 //! that folds the 64 lanes (`lane i += lane i + h` for `h = 32, 16, …, 1`). A backend with `W` lanes keeps
 //! `64 / W` vector accumulators, so the lane width changes the speed and never the rounding. Square roots
-//! are IEEE (correctly rounded); sums over rows are taken in `f64` in row order.
+//! are IEEE (correctly rounded); sums over rows and triplets are taken in `f64` in order.
 //!
 //! # Accuracy
-//! The [`reference`](mod@reference) module is the `f64` oracle; [`reference::sq_l2_bound`] states how far the fast path
-//! may be from it.
+//! The [`reference`](mod@reference) module is the `f64` oracle; [`reference::sq_l2_bound`] states how
+//! far the fast path may be from it.
 //!
 //! # `no_std`
 //! The crate is `#![no_std]`; the default `std` feature only switches CPU detection to `std`'s cached
