@@ -735,6 +735,74 @@ pub type DistanceRun = (
     Vec<f32>,
 );
 
+/// Runs a two-output distance call (`sq`, then `l2`, e.g. `sq_l2_rows`/`l2_rows`) on every backend and
+/// through the free functions (`be = None`), each into a copy of `out0`; checks each result against the
+/// expected errors, that nothing was written on error, and that all runs agree bit for bit. Returns the
+/// first run's results and outputs.
+pub fn distance_runs(
+    (sq_name, l2_name): (&str, &str),
+    out0: &[f32],
+    expected: &[Error],
+    ctx: impl Fn() -> String + Copy,
+    mut call: impl FnMut(
+        Option<Backend>,
+        &mut [f32],
+        &mut [f32],
+    ) -> (Result<(), Error>, Result<(), Error>),
+) -> DistanceRun {
+    let mut runs: Vec<DistanceRun> = Vec::new();
+    let names = backends()
+        .into_iter()
+        .map(|be| (be.isa().name(), Some(be)))
+        .chain([("free fn", None)]);
+    for (name, be) in names {
+        let (mut sq, mut l2) = (out0.to_vec(), out0.to_vec());
+        let (rs, rl) = call(be, &mut sq, &mut l2);
+        check_result(&format!("{name} {sq_name}"), &rs, expected, ctx);
+        check_result(&format!("{name} {l2_name}"), &rl, expected, ctx);
+        if rs.is_err() {
+            check_same_slice(
+                &format!("{name} {sq_name} wrote out on error"),
+                out0,
+                &sq,
+                ctx,
+            );
+        }
+        if rl.is_err() {
+            check_same_slice(
+                &format!("{name} {l2_name} wrote out on error"),
+                out0,
+                &l2,
+                ctx,
+            );
+        }
+        runs.push((name, rs, sq, rl, l2));
+    }
+    let (first, rs0, sq0, rl0, l20) = &runs[0];
+    crate::debug!(
+        "{sq_name}: out.len() = {}, expected errors {expected:?}, got {rs0:?}; sq = {:?}",
+        out0.len(),
+        &sq0[..sq0.len().min(8)]
+    );
+    for (name, rs, sq, rl, l2) in &runs[1..] {
+        assert_eq!(
+            rs0,
+            rs,
+            "{sq_name} {first} vs {name}: results differ; {}",
+            ctx()
+        );
+        assert_eq!(
+            rl0,
+            rl,
+            "{l2_name} {first} vs {name}: results differ; {}",
+            ctx()
+        );
+        check_same_slice(&format!("{sq_name} {first} vs {name}"), sq0, sq, ctx);
+        check_same_slice(&format!("{l2_name} {first} vs {name}"), l20, l2, ctx);
+    }
+    runs.swap_remove(0)
+}
+
 /// An output buffer prefilled with fuzzed values (so that "nothing written on error" is checked).
 pub fn out_buffer(inp: &mut Input<'_>, rows: usize) -> Vec<f32> {
     let len = match inp.u8() % 4 {

@@ -7,10 +7,7 @@
 
 use triplet_simd::{Backend, Error, reference};
 
-use crate::{
-    CAP, Input, ViewSpec, backends, check_l2, check_result, check_same_slice, check_sq, out_buffer,
-    same, show_rows,
-};
+use crate::{CAP, Input, ViewSpec, check_l2, check_sq, out_buffer, same, show_rows};
 
 pub fn run(data: &[u8]) {
     let mut inp = Input::new(data);
@@ -50,71 +47,22 @@ pub fn run(data: &[u8]) {
         });
     }
 
-    let mut runs: Vec<crate::DistanceRun> = Vec::new();
-    let mut run_one = |name: &'static str, be: Option<Backend>| {
-        let (mut sq, mut l2) = (out0.clone(), out0.clone());
-        let (rs, rl) = match be {
+    let (_, rs0, sq0, _, l20) = &crate::distance_runs(
+        ("sq_l2_one_to_many", "l2_one_to_many"),
+        &out0,
+        &expected,
+        ctx,
+        |be, sq, l2| match be {
             Some(be) => (
-                be.sq_l2_one_to_many(&query, view, &mut sq),
-                be.l2_one_to_many(&query, view, &mut l2),
+                be.sq_l2_one_to_many(&query, view, sq),
+                be.l2_one_to_many(&query, view, l2),
             ),
             None => (
-                triplet_simd::sq_l2_one_to_many(&query, view, &mut sq),
-                triplet_simd::l2_one_to_many(&query, view, &mut l2),
+                triplet_simd::sq_l2_one_to_many(&query, view, sq),
+                triplet_simd::l2_one_to_many(&query, view, l2),
             ),
-        };
-        check_result(&format!("{name} sq_l2_one_to_many"), &rs, &expected, ctx);
-        check_result(&format!("{name} l2_one_to_many"), &rl, &expected, ctx);
-        if rs.is_err() {
-            check_same_slice(
-                &format!("{name} sq_l2_one_to_many wrote out on error"),
-                &out0,
-                &sq,
-                ctx,
-            );
-        }
-        if rl.is_err() {
-            check_same_slice(
-                &format!("{name} l2_one_to_many wrote out on error"),
-                &out0,
-                &l2,
-                ctx,
-            );
-        }
-        runs.push((name, rs, sq, rl, l2));
-    };
-    for be in backends() {
-        run_one(be.isa().name(), Some(be));
-    }
-    run_one("free fn", None);
-
-    let (first, rs0, sq0, rl0, l20) = &runs[0];
-    crate::debug!(
-        "sq_l2_one_to_many: out.len() = {}, expected errors {expected:?}, got {rs0:?}; sq = {:?}",
-        out0.len(),
-        &sq0[..sq0.len().min(8)]
+        },
     );
-    for (name, rs, sq, rl, l2) in &runs[1..] {
-        assert_eq!(
-            rs0,
-            rs,
-            "sq_l2_one_to_many {first} vs {name}: results differ; {}",
-            ctx()
-        );
-        assert_eq!(
-            rl0,
-            rl,
-            "l2_one_to_many {first} vs {name}: results differ; {}",
-            ctx()
-        );
-        check_same_slice(
-            &format!("sq_l2_one_to_many {first} vs {name}"),
-            sq0,
-            sq,
-            ctx,
-        );
-        check_same_slice(&format!("l2_one_to_many {first} vs {name}"), l20, l2, ctx);
-    }
     if rs0.is_err() {
         return;
     }

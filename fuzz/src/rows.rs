@@ -6,10 +6,7 @@
 
 use triplet_simd::{Backend, Error, Rows, reference};
 
-use crate::{
-    Input, ViewSpec, backends, check_l2, check_result, check_same_slice, check_sq, out_buffer,
-    same, show_rows,
-};
+use crate::{Input, ViewSpec, check_l2, check_result, check_sq, out_buffer, same, show_rows};
 
 pub fn run(data: &[u8]) {
     let mut inp = Input::new(data);
@@ -37,64 +34,19 @@ pub fn run(data: &[u8]) {
         ctx,
     );
 
-    // (label, sq_l2_rows result and out, l2_rows result and out)
-    let mut runs: Vec<crate::DistanceRun> = Vec::new();
-    let mut run_one = |name: &'static str, be: Option<Backend>| {
-        let (mut sq, mut l2) = (out0.clone(), out0.clone());
-        let (rs, rl) = match be {
-            Some(be) => (be.sq_l2_rows(a, b, &mut sq), be.l2_rows(a, b, &mut l2)),
+    let (_, rs0, sq0, _, l20) = &crate::distance_runs(
+        ("sq_l2_rows", "l2_rows"),
+        &out0,
+        &expected,
+        ctx,
+        |be, sq, l2| match be {
+            Some(be) => (be.sq_l2_rows(a, b, sq), be.l2_rows(a, b, l2)),
             None => (
-                triplet_simd::sq_l2_rows(a, b, &mut sq),
-                triplet_simd::l2_rows(a, b, &mut l2),
+                triplet_simd::sq_l2_rows(a, b, sq),
+                triplet_simd::l2_rows(a, b, l2),
             ),
-        };
-        check_result(&format!("{name} sq_l2_rows"), &rs, &expected, ctx);
-        check_result(&format!("{name} l2_rows"), &rl, &expected, ctx);
-        if rs.is_err() {
-            check_same_slice(
-                &format!("{name} sq_l2_rows wrote out on error"),
-                &out0,
-                &sq,
-                ctx,
-            );
-        }
-        if rl.is_err() {
-            check_same_slice(
-                &format!("{name} l2_rows wrote out on error"),
-                &out0,
-                &l2,
-                ctx,
-            );
-        }
-        runs.push((name, rs, sq, rl, l2));
-    };
-    for be in backends() {
-        run_one(be.isa().name(), Some(be));
-    }
-    run_one("free fn", None);
-
-    let (first, rs0, sq0, rl0, l20) = &runs[0];
-    crate::debug!(
-        "sq_l2_rows: out.len() = {}, expected errors {expected:?}, got {rs0:?}; sq = {:?}",
-        out0.len(),
-        &sq0[..sq0.len().min(8)]
+        },
     );
-    for (name, rs, sq, rl, l2) in &runs[1..] {
-        assert_eq!(
-            rs0,
-            rs,
-            "sq_l2_rows {first} vs {name}: results differ; {}",
-            ctx()
-        );
-        assert_eq!(
-            rl0,
-            rl,
-            "l2_rows {first} vs {name}: results differ; {}",
-            ctx()
-        );
-        check_same_slice(&format!("sq_l2_rows {first} vs {name}"), sq0, sq, ctx);
-        check_same_slice(&format!("l2_rows {first} vs {name}"), l20, l2, ctx);
-    }
     if rs0.is_err() {
         return;
     }
