@@ -107,11 +107,10 @@ pub fn triplet_loss(
     per_triplet: Option<&mut [f64]>,
 ) -> Result<f64, Error> {
     let (margin, distance, swap, soft, reduction) = loss.settings()?;
-    crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), p.rows(), p.dim())?;
-    crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), n.rows(), n.dim())?;
+    crate::triplet::check_views(a, p, n)?;
     let mut per = per_triplet;
     if let Some(l) = per.as_deref() {
-        crate::loss::check_len("length of the per-triplet loss buffer", a.rows(), l.len())?;
+        crate::loss::check_len(crate::triplet::PER_TRIPLET.0, a.rows(), l.len())?;
     }
     let sqrt = |x: f64| pulp::Scalar::new().sqrt_f64s(x);
     let d = |x: &[f32], y: &[f32]| -> f64 {

@@ -4,7 +4,7 @@
 use crate::kernel::loss::Weights;
 use crate::kernel::triplet::{Config, Sink, Source, Totals, Triplet};
 use crate::loss::{
-    GradMode, Reduction, Upstream, Which, check_per_item, check_same_shape, weights,
+    GRAD, GradMode, Reduction, Upstream, Which, check_per_item, check_same_shape, weights,
 };
 use crate::{Backend, Error, Rows, RowsMut};
 
@@ -379,18 +379,17 @@ impl TripletLoss {
     }
 }
 
-const GRAD: Which = ("row count of a gradient", "row length of a gradient");
 const INTERLEAVED: Which = (
     "row count of the interleaved gradient (3 per triplet)",
     "row length of the interleaved gradient",
 );
 const N: Which = ("row count of the negatives", "row length of the negatives");
-const PER_TRIPLET: (&str, &str) = (
+pub(crate) const PER_TRIPLET: (&str, &str) = (
     "length of the per-triplet loss buffer",
     "a per-triplet loss buffer, which Reduction::None needs",
 );
 
-fn check_views(a: Rows<'_>, p: Rows<'_>, n: Rows<'_>) -> Result<(), Error> {
+pub(crate) fn check_views(a: Rows<'_>, p: Rows<'_>, n: Rows<'_>) -> Result<(), Error> {
     const P: Which = ("row count of the positives", "row length of the positives");
     check_same_shape(P, a.rows(), a.dim(), p.rows(), p.dim())?;
     check_same_shape(N, a.rows(), a.dim(), n.rows(), n.dim())
