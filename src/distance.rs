@@ -158,7 +158,7 @@ impl Backend {
 #[doc(alias = "sqeuclidean")]
 #[inline(always)]
 pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
-    Backend::detect().sq_l2(a, b)
+    Backend::auto().sq_l2(a, b)
 }
 
 /// [`Backend::l2`] on the detected backend.
@@ -174,7 +174,7 @@ pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
 /// ```
 #[inline(always)]
 pub fn l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
-    Backend::detect().l2(a, b)
+    Backend::auto().l2(a, b)
 }
 
 /// [`Backend::sq_l2_rows`] on the detected backend.
@@ -193,7 +193,7 @@ pub fn l2(a: &[f32], b: &[f32]) -> Result<f32, Error> {
 /// ```
 #[inline(always)]
 pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
-    Backend::detect().sq_l2_rows(a, b, out)
+    Backend::auto().sq_l2_rows(a, b, out)
 }
 
 /// [`Backend::l2_rows`] on the detected backend.
@@ -212,7 +212,7 @@ pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error
 /// ```
 #[inline(always)]
 pub fn l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
-    Backend::detect().l2_rows(a, b, out)
+    Backend::auto().l2_rows(a, b, out)
 }
 
 /// [`Backend::sq_l2_one_to_many`] on the detected backend.
@@ -231,7 +231,7 @@ pub fn l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
 /// ```
 #[inline(always)]
 pub fn sq_l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
-    Backend::detect().sq_l2_one_to_many(query, rows, out)
+    Backend::auto().sq_l2_one_to_many(query, rows, out)
 }
 
 /// [`Backend::l2_one_to_many`] on the detected backend.
@@ -250,5 +250,5 @@ pub fn sq_l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Resu
 /// ```
 #[inline(always)]
 pub fn l2_one_to_many(query: &[f32], rows: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
-    Backend::detect().l2_one_to_many(query, rows, out)
+    Backend::auto().l2_one_to_many(query, rows, out)
 }
