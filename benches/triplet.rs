@@ -1,5 +1,5 @@
 //! Triplet loss forward + backward (squared distance, `Sum`, about half of the triplets active, one
-//! thread) against a naive Rust loop in the same run, and the out-of-cache case against the bandwidth of
+//! thread) against a naive Rust loop in the same run, and every size against the bandwidth of
 //! `copy_from_slice` over as many bytes as the loss reads and writes.
 //!
 //! `cargo bench --bench triplet`. PyTorch and JAX are measured by `benches/peers/triplet_peers.py`.
@@ -125,30 +125,32 @@ fn triplet(c: &mut Criterion) {
     }
     g.finish();
 
-    // Bytes moved by the out-of-cache case: 3·N·D floats read, 3·N·D written.
-    let (n, d) = (65_536usize, 256usize);
+    // Bytes moved: 3·N·D floats read, 3·N·D written. `copy_from_slice` over the same bytes (three
+    // input buffers into three output buffers) bounds what any fused loss + gradient can reach, at every
+    // size: in L2/L3 as well as out of cache.
     let mut g = c.benchmark_group("triplet_bandwidth");
-    g.sample_size(10);
-    let bytes = (2 * 3 * n * d * 4) as u64;
-    g.throughput(Throughput::Bytes(bytes));
-    let (a, p, neg) = (data(n * d, 1), data(n * d, 2), data(n * d, 3));
-    let (mut ga, mut gp, mut gn) = (
-        vec![0.0f32; n * d],
-        vec![0.0f32; n * d],
-        vec![0.0f32; n * d],
-    );
-    let id = format!("N{n}_D{d}");
-    let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
-    g.bench_function(BenchmarkId::new("triplet_default", &id), |b| {
-        b.iter(|| fused(&loss, &a, &p, &neg, &mut ga, &mut gp, &mut gn, n, d))
-    });
-    g.bench_function(BenchmarkId::new("copy_from_slice", &id), |b| {
-        b.iter(|| {
-            ga.copy_from_slice(black_box(&a));
-            gp.copy_from_slice(black_box(&p));
-            gn.copy_from_slice(black_box(&neg));
-        })
-    });
+    for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
+        g.sample_size(if n >= 65_536 { 10 } else { 30 });
+        g.throughput(Throughput::Bytes((2 * 3 * n * d * 4) as u64));
+        let (a, p, neg) = (data(n * d, 1), data(n * d, 2), data(n * d, 3));
+        let (mut ga, mut gp, mut gn) = (
+            vec![0.0f32; n * d],
+            vec![0.0f32; n * d],
+            vec![0.0f32; n * d],
+        );
+        let id = format!("N{n}_D{d}");
+        let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
+        g.bench_function(BenchmarkId::new("triplet_default", &id), |b| {
+            b.iter(|| fused(&loss, &a, &p, &neg, &mut ga, &mut gp, &mut gn, n, d))
+        });
+        g.bench_function(BenchmarkId::new("copy_from_slice", &id), |b| {
+            b.iter(|| {
+                ga.copy_from_slice(black_box(&a));
+                gp.copy_from_slice(black_box(&p));
+                gn.copy_from_slice(black_box(&neg));
+            })
+        });
+    }
     g.finish();
 }
 

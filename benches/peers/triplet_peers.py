@@ -13,6 +13,10 @@ Peers:
                  .backward()
   jax-jit        jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2))) with block_until_ready
 
+The crate itself is timed in the same run, on the same data and CPU, before and after the peers of each size
+(benches/peers/triplet_timing.rs, built with `cargo build --release --example triplet_timing`, same protocol);
+the table's "peer / crate" column is each row's time over the crate's.
+
 Timing: per size and peer, warm up, pick an iteration count that takes >= --min-time seconds, then
 --repeats repeats; the reported time per call is the median over repeats. One thread: the process is pinned
 to one CPU, torch.set_num_threads(1), and XLA/OpenMP are told to use one thread before jax is imported.
@@ -215,6 +219,33 @@ def peer_jax_jit(a_np, p_np, n_np):
     return call, sync, "jax.jit(jax.value_and_grad(loss, argnums=(0,1,2))), block_until_ready"
 
 
+CRATE = "triplet-simd"
+
+
+def build_crate():
+    """Builds the crate's timing binary (benches/peers/triplet_timing.rs) once; returns its path."""
+    import subprocess
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "triplet_timing"], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release", "examples", "triplet_timing")
+
+
+def run_crate(binary, a, p, n):
+    """The crate on the same data and CPU (the child inherits the pinning), timed by the same protocol.
+    Returns (median, min, max, iters, loss, (ga, gp, gn))."""
+    import subprocess
+    import tempfile
+    N, D = a.shape
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, x in (("a", a), ("p", p), ("n", n)):
+            np.ascontiguousarray(x, dtype=np.float32).tofile(os.path.join(tmp, k + ".f32"))
+        out = subprocess.run([binary, str(N), str(D), tmp, str(ARGS.min_time), str(ARGS.repeats)],
+                             check=True, capture_output=True, text=True).stdout.split()
+        grads = tuple(np.fromfile(os.path.join(tmp, k + ".f32"), dtype=np.float32).reshape(N, D)
+                      for k in ("ga", "gp", "gn"))
+    loss, med, lo, hi, iters = float(out[0]), float(out[1]), float(out[2]), float(out[3]), int(out[4])
+    return med, lo, hi, iters, loss, grads
+
+
 PEERS = {"torch-eager": peer_torch_eager, "torch-compile": peer_torch_compile, "jax-jit": peer_jax_jit}
 
 
@@ -263,6 +294,7 @@ def main():
     model, isa = cpu_model()
     load_before = loadavg()
 
+    binary = build_crate()
     rows, notes = [], {}
     for (N, D) in sizes:
         rng = np.random.default_rng(12345 + N + D)
@@ -274,6 +306,20 @@ def main():
         w = (v > 0).astype(np.float64)[:, None]
         ref_grads = (w * 2 * (n64 - p64), w * 2 * (p64 - a64), w * 2 * (a64 - n64))  # SEMANTICS.md, no swap
         del a64, p64, n64
+
+        def crate_row(when):
+            print("[%s, %s] N=%d D=%d ..." % (CRATE, when, N, D), file=sys.stderr, flush=True)
+            med, lo, hi, iters, got, grads = run_crate(binary, a, p, n)
+            rel = abs(got - ref_loss) / max(1.0, abs(ref_loss))
+            grel = max(float(np.abs(g.astype(np.float64) - gr).max()) / max(1e-30, float(np.abs(gr).max()))
+                       for g, gr in zip(grads, ref_grads))
+            rows.append((N, D, "%s (%s)" % (CRATE, when), med, lo, hi, iters, N / med, active, rel, None, grel))
+
+        # The crate is timed before and after the peers of each size, in the same run, so that a change
+        # of the machine's speed state shows up as a gap between its two rows.
+        crate_row("before")
+        notes.setdefault(CRATE, "benches/peers/triplet_timing.rs (TripletLoss::new(0.0), Sum, fused "
+                         "forward_backward into three gradient buffers), run before and after the peers")
         for name in peers:
             print("[%s] N=%d D=%d ..." % (name, N, D), file=sys.stderr, flush=True)
             try:
@@ -295,6 +341,7 @@ def main():
                 msg = "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:300] if str(e) else "")
                 rows.append((N, D, name, None, None, None, 0, None, active, None, None, None))
                 notes[name + " (N=%d, D=%d) FAILED" % (N, D)] = msg
+        crate_row("after")
 
     load_after = loadavg()
     out = []
@@ -315,14 +362,23 @@ def main():
                                               else sys.executable] + [os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)]
                                              + sys.argv[1:]))
     out.append("")
-    out.append("| N | D | peer | time/call (median) | min .. max | triplets/s | iters/repeat | active | loss rel. err | grad rel. err |")
-    out.append("|---:|---:|---|---:|---|---:|---:|---:|---:|---:|")
+    out.append("Column \"peer / crate\": the row's median time over the mean of the crate's two medians for that "
+               "size (how many times faster the crate is).")
+    out.append("")
+    out.append("| N | D | peer | time/call (median) | min .. max | triplets/s | peer / crate | iters/repeat | active | loss rel. err | grad rel. err |")
+    out.append("|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    ours = {}
+    for (N, D, name, med, *_rest) in rows:
+        if name.startswith(CRATE):
+            ours.setdefault((N, D), []).append(med)
     for (N, D, name, med, lo, hi, iters, rate, active, rel, setup, grel) in rows:
         if med is None:
-            out.append("| %d | %d | %s | failed | | | | %.3f | | |" % (N, D, name, active))
+            out.append("| %d | %d | %s | failed | | | | | %.3f | | |" % (N, D, name, active))
         else:
-            out.append("| %d | %d | %s | %s | %s .. %s | %s | %d | %.3f | %.1e | %.1e |" % (
-                N, D, name, fmt_time(med), fmt_time(lo), fmt_time(hi), fmt_rate(rate), iters, active, rel, grel))
+            base = statistics.mean(ours[(N, D)])
+            out.append("| %d | %d | %s | %s | %s .. %s | %s | %.2f | %d | %.3f | %.1e | %.1e |" % (
+                N, D, name, fmt_time(med), fmt_time(lo), fmt_time(hi), fmt_rate(rate), med / base, iters, active,
+                rel, grel))
     out.append("")
     out.append("Peers:")
     for k, v in notes.items():
