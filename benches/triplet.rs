@@ -81,20 +81,28 @@ fn fused(
     .unwrap()
 }
 
+/// The benched sizes, N triplets × D: in L2/L3, in L3, out of cache.
+const SIZES: [(usize, usize); 3] = [(1024, 128), (4096, 256), (65_536, 256)];
+
+/// Criterion samples per benchmark: fewer for the out-of-cache size (tens of ms a call).
+fn samples(n: usize) -> usize {
+    if n >= 65_536 { 10 } else { 30 }
+}
+
+/// The anchor, positive and negative rows of one size, and three gradient buffers.
+fn buffers(n: usize, d: usize) -> ([Vec<f32>; 3], [Vec<f32>; 3]) {
+    let len = n * d;
+    (
+        [data(len, 1), data(len, 2), data(len, 3)],
+        [vec![0.0; len], vec![0.0; len], vec![0.0; len]],
+    )
+}
+
 fn triplet(c: &mut Criterion) {
     let mut g = c.benchmark_group("triplet_fwd_bwd");
-    for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
-        if n >= 65_536 {
-            g.sample_size(10);
-        } else {
-            g.sample_size(30);
-        }
-        let (a, p, neg) = (data(n * d, 1), data(n * d, 2), data(n * d, 3));
-        let (mut ga, mut gp, mut gn) = (
-            vec![0.0f32; n * d],
-            vec![0.0f32; n * d],
-            vec![0.0f32; n * d],
-        );
+    for (n, d) in SIZES {
+        g.sample_size(samples(n));
+        let ([a, p, neg], [mut ga, mut gp, mut gn]) = buffers(n, d);
         let id = format!("N{n}_D{d}");
         g.throughput(Throughput::Elements(n as u64));
         let mut backends: Vec<(String, Backend)> = vec![("default".into(), Backend::detect())];
@@ -129,15 +137,10 @@ fn triplet(c: &mut Criterion) {
     // input buffers into three output buffers) bounds what any fused loss + gradient can reach, at every
     // size: in L2/L3 as well as out of cache.
     let mut g = c.benchmark_group("triplet_bandwidth");
-    for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
-        g.sample_size(if n >= 65_536 { 10 } else { 30 });
+    for (n, d) in SIZES {
+        g.sample_size(samples(n));
         g.throughput(Throughput::Bytes((2 * 3 * n * d * 4) as u64));
-        let (a, p, neg) = (data(n * d, 1), data(n * d, 2), data(n * d, 3));
-        let (mut ga, mut gp, mut gn) = (
-            vec![0.0f32; n * d],
-            vec![0.0f32; n * d],
-            vec![0.0f32; n * d],
-        );
+        let ([a, p, neg], [mut ga, mut gp, mut gn]) = buffers(n, d);
         let id = format!("N{n}_D{d}");
         let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
         g.bench_function(BenchmarkId::new("triplet_default", &id), |b| {
