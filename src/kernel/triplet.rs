@@ -384,6 +384,9 @@ fn backward<S: Simd>(
     x: [&[f32]; 3],
     ev: &Eval,
 ) {
+    if let Sink::None = sink {
+        return;
+    }
     let s = ev.slope * w;
     // An inactive triplet's gradient is exactly 0: written as 0, or left alone when accumulating.
     let zero = ev.slope == 0.0;
