@@ -144,6 +144,8 @@ impl Backend {
     /// The backend of the default path: the widest this CPU runs ([`Isa::detect`]).
     #[inline(always)]
     pub fn detect() -> Backend {
+        // The same order of preference as `Token::Auto` in `run` (kept separate: building the token
+        // first measured slower per call for short rows).
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         let token = pulp::x86::V4::try_new()
             .map(Token::V4)
@@ -194,6 +196,7 @@ impl Backend {
             Token::E128 => portable(Scalar128b, op),
             Token::E256 => portable(Scalar256b, op),
             Token::E512 => portable(Scalar512b, op),
+            // The same order of preference as `Backend::detect`.
             Token::Auto => {
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
                 {
