@@ -10,10 +10,7 @@ mod common;
 
 use common::data;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use triplet_simd::{
-    Backend, GradMode, Isa, Reduction, Rows, RowsMut, TripletGrads, TripletLoss, TripletStats,
-    Upstream,
-};
+use triplet_simd::{Backend, Isa, Reduction, TripletGrads, TripletLoss, TripletStats, Triplets};
 
 /// The loop a user would write: distances by iterator sums, then the three gradient rows.
 #[allow(clippy::too_many_arguments)]
@@ -64,19 +61,10 @@ fn fused(
     n: usize,
     d: usize,
 ) -> TripletStats {
-    let v = |x| Rows::dense(x, n, d).unwrap();
+    debug_assert_eq!(a.len(), n * d);
     loss.forward_backward(
-        v(black_box(a)),
-        v(black_box(p)),
-        v(black_box(neg)),
-        None,
-        Upstream::Scalar(1.0),
-        TripletGrads::Separate {
-            anchor: Some(RowsMut::dense(ga, n, d).unwrap()),
-            positive: Some(RowsMut::dense(gp, n, d).unwrap()),
-            negative: Some(RowsMut::dense(gn, n, d).unwrap()),
-        },
-        GradMode::Overwrite,
+        Triplets::dense(black_box(a), black_box(p), black_box(neg), d),
+        TripletGrads::separate(ga, gp, gn),
     )
     .unwrap()
 }

@@ -5,8 +5,7 @@
 //! `cargo run --release --example triplet_step`
 
 use triplet_simd::{
-    Backend, Distance, GradMode, Isa, Reduction, Rows, RowsMut, TripletGrads, TripletLoss,
-    Upstream, reference,
+    Backend, Distance, Isa, Reduction, Rows, TripletGrads, TripletLoss, Triplets, reference,
 };
 
 fn main() -> Result<(), triplet_simd::Error> {
@@ -21,10 +20,7 @@ fn main() -> Result<(), triplet_simd::Error> {
             (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
         })
         .collect();
-    let stride = 3 * d;
-    let a = Rows::new(&out, n, d, stride)?;
-    let p = Rows::new(&out[d..], n, d, stride)?;
-    let neg = Rows::new(&out[2 * d..], n, d, stride)?;
+    let batch = Triplets::interleaved(&out, d);
 
     println!(
         "backend: {} (available: {:?})",
@@ -34,38 +30,26 @@ fn main() -> Result<(), triplet_simd::Error> {
 
     let loss = TripletLoss::new(0.2).reduction(Reduction::Mean);
     let mut grad = vec![0.0f32; 3 * n * d];
-    let stats = loss.forward_backward(
-        a,
-        p,
-        neg,
-        None,
-        Upstream::Scalar(1.0),
-        TripletGrads::Interleaved(RowsMut::dense(&mut grad, 3 * n, d)?),
-        GradMode::Overwrite,
-    )?;
+    let stats = loss.forward_backward(batch, TripletGrads::interleaved(&mut grad))?;
     println!(
         "squared-L2 triplet loss (margin 0.2, mean): {:.6}, active {}/{n}, mean d(a,p) {:.4}, mean d(a,n) {:.4}",
         stats.loss, stats.active, stats.mean_d_ap, stats.mean_d_an
     );
+    let [a, p, neg] = Rows::interleaved::<3>(&out, d)?;
     let oracle = reference::triplet_loss(&loss, a, p, neg, None)?;
     println!("f64 oracle: {oracle:.6}");
 
-    // Every backend gives the same bits.
-    for isa in Isa::available() {
+    // Every backend gives the same bits (the emulated ones are slow: they test lane widths).
+    for backend in Backend::all() {
         let mut g = vec![0.0f32; 3 * n * d];
-        let s = loss.backend(Backend::new(isa)?).forward_backward(
-            a,
-            p,
-            neg,
-            None,
-            Upstream::Scalar(1.0),
-            TripletGrads::Interleaved(RowsMut::dense(&mut g, 3 * n, d)?),
-            GradMode::Overwrite,
-        )?;
+        let s = loss
+            .backend(backend)
+            .forward_backward(batch, TripletGrads::interleaved(&mut g))?;
         let same = s.loss.to_bits() == stats.loss.to_bits()
             && g.iter().zip(&grad).all(|(x, y)| x.to_bits() == y.to_bits());
         println!(
-            "  {isa:>7}: loss {:.6}, gradients bit-identical to the default: {same}",
+            "  {:>11}: loss {:.6}, gradients bit-identical to the default: {same}",
+            backend.isa(),
             s.loss
         );
     }
@@ -74,12 +58,12 @@ fn main() -> Result<(), triplet_simd::Error> {
     let torch = TripletLoss::pytorch().swap(true);
     println!(
         "PyTorch-style (p=2, eps=1e-6, margin 1, swap, mean): {:.6}",
-        torch.forward(a, p, neg, None)?.loss
+        torch.forward(batch)?.loss
     );
     let soft = TripletLoss::soft();
     println!(
         "soft margin (Hermans et al.): {:.6}",
-        soft.forward(a, p, neg, None)?.loss
+        soft.forward(batch)?.loss
     );
 
     // Index triplets over one embedding matrix, as a miner would produce them.
@@ -90,13 +74,9 @@ fn main() -> Result<(), triplet_simd::Error> {
     let mut g = vec![0.0f32; 3 * n * d];
     let st = TripletLoss::new(0.2)
         .distance(Distance::Exact)
-        .forward_backward_indexed(
-            emb,
-            &triplets,
-            None,
-            Upstream::Scalar(1.0),
-            RowsMut::dense(&mut g, 3 * n, d)?,
-            GradMode::Overwrite,
+        .forward_backward(
+            Triplets::indexed(emb, &triplets),
+            TripletGrads::matrix(&mut g),
         )?;
     println!(
         "index triplets (Euclidean, margin 0.2): loss {:.6}, active {}/{}",

@@ -4,11 +4,24 @@ use core::fmt;
 
 /// Everything that can go wrong in a call. Every public function validates its input and returns one of
 /// these instead of panicking; nothing is written to an output buffer when an error is returned.
+///
+/// Every message names the argument it is about by the name the caller used (`data` of
+/// [`Rows::new`](crate::Rows::new), `out`, the anchors of a triplet batch, the positive gradient, …).
+///
+/// # Examples
+/// ```
+/// use triplet_simd::{Error, Rows};
+/// let e = Rows::new(&[1.0, 2.0, 3.0], 2, 2, 1).unwrap_err();
+/// assert_eq!(e, Error::StrideTooSmall { what: "data", stride: 1, dim: 2 });
+/// assert_eq!(e.to_string(), "data: row stride 1 is smaller than the row length 2");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// A row stride shorter than the row length.
     StrideTooSmall {
+        /// The view (the caller's name for it).
+        what: &'static str,
         /// The stride that was given.
         stride: usize,
         /// The row length (dimension) it must be at least.
@@ -16,6 +29,8 @@ pub enum Error {
     },
     /// `(rows − 1)·stride + dim` does not fit in `usize`.
     SizeOverflow {
+        /// The view (the caller's name for it).
+        what: &'static str,
         /// Number of rows.
         rows: usize,
         /// Row stride.
@@ -23,9 +38,18 @@ pub enum Error {
         /// Row length.
         dim: usize,
     },
+    /// A count derived from the input (`count × factor`) does not fit in `usize`.
+    CountOverflow {
+        /// What is being counted.
+        what: &'static str,
+        /// The count from the input.
+        count: usize,
+        /// What it is multiplied by.
+        factor: usize,
+    },
     /// A buffer holds fewer `f32` values than its shape needs.
     BufferTooShort {
-        /// Which buffer (e.g. `"rows"`, `"out"`).
+        /// Which buffer (the caller's name for it).
         what: &'static str,
         /// How many values the shape needs.
         needed: usize,
@@ -41,12 +65,13 @@ pub enum Error {
         /// The size that was found.
         found: usize,
     },
-    /// A byte buffer is not aligned to 4 bytes, so it cannot be read as `f32` in place.
+    /// The `bytes` given to a `from_bytes` constructor do not start on a 4-byte boundary, so they cannot
+    /// be read as `f32` in place.
     Misaligned {
         /// The buffer's address modulo 4.
         offset: usize,
     },
-    /// A byte buffer's length is not a multiple of 4.
+    /// The length of the `bytes` given to a `from_bytes` constructor is not a multiple of 4.
     ByteLength {
         /// The length in bytes.
         len: usize,
@@ -56,12 +81,14 @@ pub enum Error {
         /// The backend's name.
         isa: &'static str,
     },
-    /// A numeric parameter is out of its domain (NaN, infinite, or negative where it must not be).
+    /// A numeric parameter is out of its domain.
     InvalidParameter {
         /// The parameter's name.
         name: &'static str,
         /// The value given.
         value: f32,
+        /// The rule it breaks, as a sentence (e.g. `"the margin must be finite"`).
+        rule: &'static str,
     },
     /// A row index of an index triplet is not below the number of rows.
     IndexOutOfRange {
@@ -79,21 +106,46 @@ pub enum Error {
     },
 }
 
+/// `"1 byte"`, `"2 bytes"`.
+struct Count(usize, &'static str);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.0 == 1 { "" } else { "s" };
+        write!(f, "{} {}{s}", self.0, self.1)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Error::StrideTooSmall { stride, dim } => {
+            Error::StrideTooSmall { what, stride, dim } => {
                 write!(
                     f,
-                    "row stride {stride} is smaller than the row length {dim}"
+                    "{what}: row stride {stride} is smaller than the row length {dim}"
                 )
             }
-            Error::SizeOverflow { rows, stride, dim } => write!(
+            Error::SizeOverflow {
+                what,
+                rows,
+                stride,
+                dim,
+            } => write!(
                 f,
-                "{rows} rows of length {dim} with stride {stride} need more elements than usize can count"
+                "{what}: {} of length {dim} with stride {stride} need more elements than usize can count",
+                Count(rows, "row")
             ),
+            Error::CountOverflow {
+                what,
+                count,
+                factor,
+            } => write!(f, "{what}: {count} × {factor} does not fit in usize"),
             Error::BufferTooShort { what, needed, len } => {
-                write!(f, "{what} holds {len} values but its shape needs {needed}")
+                write!(
+                    f,
+                    "{what} holds {} but its shape needs {needed}",
+                    Count(len, "value")
+                )
             }
             Error::LengthMismatch {
                 what,
@@ -102,12 +154,14 @@ impl fmt::Display for Error {
             } => write!(f, "{what} is {found} but must be {expected}"),
             Error::Misaligned { offset } => write!(
                 f,
-                "byte buffer starts {offset} bytes past a 4-byte boundary, so it cannot be read as f32"
+                "bytes: the buffer starts {} past a 4-byte boundary, so it cannot be read as f32 in place",
+                Count(offset, "byte")
             ),
             Error::ByteLength { len } => {
                 write!(
                     f,
-                    "byte buffer of {len} bytes is not a whole number of f32 values"
+                    "bytes: {} is not a whole number of f32 values (a multiple of 4)",
+                    Count(len, "byte")
                 )
             }
             Error::UnavailableIsa { isa } => {
@@ -117,11 +171,8 @@ impl fmt::Display for Error {
                 )
             }
             Error::Missing { what } => write!(f, "missing {what}"),
-            Error::InvalidParameter { name, value } => {
-                write!(
-                    f,
-                    "{name} = {value} is not allowed (it must be finite and not negative)"
-                )
+            Error::InvalidParameter { name, value, rule } => {
+                write!(f, "{name} = {value} is not allowed: {rule}")
             }
             Error::IndexOutOfRange {
                 triplet,
@@ -129,7 +180,8 @@ impl fmt::Display for Error {
                 rows,
             } => write!(
                 f,
-                "triplet {triplet} names row {index} but the matrix has {rows} rows"
+                "triplet {triplet} names row {index} but the embedding matrix has {}",
+                Count(rows, "row")
             ),
         }
     }

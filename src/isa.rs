@@ -141,6 +141,27 @@ impl Backend {
             .ok_or(Error::UnavailableIsa { isa: isa.name() })
     }
 
+    /// Every backend this CPU can run: the hardware ones widest first ([`Isa::available`], ending with
+    /// scalar), then the three emulated widths. A user's own tests can loop over it to check that their
+    /// results do not depend on the backend.
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::Backend;
+    /// let x = [0.5f32; 100];
+    /// let y = [0.25f32; 100];
+    /// let bits = triplet_simd::sq_l2(&x, &y)?.to_bits();
+    /// for b in Backend::all() {
+    ///     assert_eq!(b.sq_l2(&x, &y)?.to_bits(), bits, "{}", b.isa());
+    /// }
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
+    pub fn all() -> impl Iterator<Item = Backend> {
+        Isa::available()
+            .chain([Isa::Emulated128, Isa::Emulated256, Isa::Emulated512])
+            .filter_map(|isa| Backend::new(isa).ok())
+    }
+
     /// The backend of the default path: the widest this CPU runs ([`Isa::detect`]).
     #[inline(always)]
     pub fn detect() -> Backend {

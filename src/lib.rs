@@ -23,7 +23,7 @@
 //! [`TripletLoss`] is the triplet loss `Σ max(0, d(a, p) − d(a, n) + margin)` with its three gradients in
 //! one fused call, with the options of PyTorch, pytorch-metric-learning, TF Addons and Hermans et al.
 //! (its docs have the table of which option matches which peer), on three strided views, an interleaved
-//! gradient buffer ([`TripletGrads::Interleaved`]) or index triplets. [`SquaredError`] is the
+//! gradient buffer ([`TripletGrads::interleaved`]) or index triplets ([`Triplets`] names every layout). [`SquaredError`] is the
 //! sum-of-squares and MSE loss over rows with both gradients. Both report through [`Reduction`],
 //! [`Upstream`] and [`GradMode`] the way a framework's `backward` does.
 //!
@@ -60,16 +60,23 @@ mod error;
 mod isa;
 mod kernel;
 mod loss;
+mod options;
 pub mod reference;
 mod rows;
 mod triplet;
 
+#[doc = include_str!("../docs/SEMANTICS.md")]
+pub mod semantics {}
+
 pub use distance::{l2, l2_one_to_many, l2_rows, sq_l2, sq_l2_one_to_many, sq_l2_rows};
 pub use error::Error;
 pub use isa::{Backend, Isa};
-pub use loss::{GradMode, Reduction, SquaredError, SquaredErrorKind, Upstream};
+pub use loss::{Reduction, SquaredError, SquaredErrorKind, Upstream};
+pub use options::{Distance, GradMode};
 pub use rows::{Rows, RowsMut};
-pub use triplet::{Distance, TripletGrads, TripletLoss, TripletStats};
+pub use triplet::{
+    TripletCall, TripletDiagnostics, TripletGrads, TripletLoss, TripletStats, Triplets,
+};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

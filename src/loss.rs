@@ -1,9 +1,12 @@
 //! Losses on rows: the sum-of-squares and mean-squared-error losses with their gradients.
 
+use crate::error::Error;
+use crate::isa::Backend;
 use crate::kernel::loss::{SquaredError as Kernel, Weights};
-use crate::{Backend, Error, Rows, RowsMut};
+use crate::options::GradMode;
+use crate::rows::{Rows, RowsMut};
 
-/// How per-item losses are combined (SEMANTICS.md, "Reductions").
+/// How per-item losses are combined (the [definitions](crate::semantics), "Reductions").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Reduction {
     /// No reduction: per-item losses go into a caller buffer; the returned value is their sum.
@@ -16,16 +19,6 @@ pub enum Reduction {
     /// `Σ loss_i / #active` (pytorch-metric-learning's `AvgNonZeroReducer`); 0 when nothing is active.
     /// For the squared-error losses every row counts as active, so this equals [`Reduction::Mean`].
     MeanActive,
-}
-
-/// What a backward pass does with the gradient buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum GradMode {
-    /// Write every gradient row (zeros where the gradient is 0).
-    #[default]
-    Overwrite,
-    /// Add to what the buffers hold (`g = g + new`, one rounding each for the product and the sum).
-    Accumulate,
 }
 
 /// The gradient of the final loss with respect to this loss's output (PyTorch's `grad_output`).
@@ -74,8 +67,10 @@ pub(crate) fn weights<'u>(
 pub(crate) fn reduce(total: f64, reduction: Reduction, count: usize) -> f32 {
     match reduction {
         Reduction::None | Reduction::Sum => total as f32,
+        // The mean of nothing is 0 (never PyTorch's NaN), unless an item was NaN: NaN in gives NaN out,
+        // also when no item counts (a NaN triplet is never active).
         Reduction::Mean | Reduction::MeanActive => {
-            if count == 0 {
+            if count == 0 && !total.is_nan() {
                 0.0
             } else {
                 (total / count as f64) as f32
@@ -131,7 +126,10 @@ pub(crate) const PER_ROW: (&str, &str) = (
 /// The names of a view's row count and row length in error messages.
 pub(crate) type Which = (&'static str, &'static str);
 pub(crate) const B: Which = ("row count of b", "row length of b");
-pub(crate) const GRAD: Which = ("row count of a gradient", "row length of a gradient");
+const GRADS: [Which; 2] = [
+    ("row count of grad_a", "row length of grad_a"),
+    ("row count of grad_b", "row length of grad_b"),
+];
 
 /// Which squared-error loss: per row `Σ(a − b)²` or `Σ(a − b)² / D`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,8 +231,10 @@ impl SquaredError {
     ) -> Result<f32, Error> {
         let (n, dim) = (a.rows(), a.dim());
         check_same_shape(B, n, dim, b.rows(), b.dim())?;
-        for g in [&grad_a, &grad_b].into_iter().flatten() {
-            check_same_shape(GRAD, n, dim, g.rows(), g.dim())?;
+        for (g, what) in [&grad_a, &grad_b].into_iter().zip(GRADS) {
+            if let Some(g) = g {
+                check_same_shape(what, n, dim, g.rows(), g.dim())?;
+            }
         }
         check_per_item(per_row.as_deref(), n, self.reduction, PER_ROW)?;
         let weight = weights(upstream, self.reduction, n, n)?;

@@ -92,7 +92,7 @@ pub fn squared_error(
     })
 }
 
-/// The triplet loss of [`TripletLoss`](crate::TripletLoss) in `f64`, by its definition (SEMANTICS.md):
+/// The triplet loss of [`TripletLoss`](crate::TripletLoss) in `f64`, by its [definition](crate::semantics):
 /// per triplet `v = d(a, p) − d_neg + margin` with the configured distance and swap, then the hinge or
 /// the soft margin, then the reduction ([`Reduction::None`](crate::Reduction::None) returns the sum).
 /// Fills `per_triplet` if given.
@@ -152,6 +152,8 @@ pub fn triplet_loss(
     }
     Ok(match reduction {
         crate::Reduction::None | crate::Reduction::Sum => total,
+        // NaN in, NaN out: also when no triplet counts (a NaN triplet is never active).
+        _ if total.is_nan() => f64::NAN,
         crate::Reduction::Mean if a.rows() > 0 => total / a.rows() as f64,
         crate::Reduction::MeanActive if active > 0 => total / active as f64,
         _ => 0.0,

@@ -7,9 +7,14 @@
 use crate::Error;
 
 /// Elements a `rows × dim` view with `stride` needs: `(rows − 1)·stride + dim`, or 0 for no rows.
-fn required_len(rows: usize, dim: usize, stride: usize) -> Result<usize, Error> {
+fn required_len(
+    what: &'static str,
+    rows: usize,
+    dim: usize,
+    stride: usize,
+) -> Result<usize, Error> {
     if stride < dim {
-        return Err(Error::StrideTooSmall { stride, dim });
+        return Err(Error::StrideTooSmall { what, stride, dim });
     }
     if rows == 0 {
         return Ok(0);
@@ -17,26 +22,41 @@ fn required_len(rows: usize, dim: usize, stride: usize) -> Result<usize, Error> 
     (rows - 1)
         .checked_mul(stride)
         .and_then(|n| n.checked_add(dim))
-        .ok_or(Error::SizeOverflow { rows, stride, dim })
+        .ok_or(Error::SizeOverflow {
+            what,
+            rows,
+            stride,
+            dim,
+        })
 }
 
-fn check(len: usize, rows: usize, dim: usize, stride: usize) -> Result<(), Error> {
-    let needed = required_len(rows, dim, stride)?;
+/// Checks that a buffer of `len` values (named `what` in errors) holds the shape.
+pub(crate) fn check(
+    what: &'static str,
+    len: usize,
+    rows: usize,
+    dim: usize,
+    stride: usize,
+) -> Result<(), Error> {
+    let needed = required_len(what, rows, dim, stride)?;
     if len < needed {
-        return Err(Error::BufferTooShort {
-            what: "row buffer",
-            needed,
-            len,
-        });
+        return Err(Error::BufferTooShort { what, needed, len });
     }
     Ok(())
 }
 
 fn cast_bytes(bytes: &[u8]) -> Result<&[f32], Error> {
+    // An empty buffer (an empty `Vec`'s pointer is dangling, often odd) holds zero values wherever it is.
+    if bytes.is_empty() {
+        return Ok(&[]);
+    }
     bytemuck::try_cast_slice(bytes).map_err(|e| byte_error(e, bytes.as_ptr() as usize, bytes.len()))
 }
 
 fn cast_bytes_mut(bytes: &mut [u8]) -> Result<&mut [f32], Error> {
+    if bytes.is_empty() {
+        return Ok(&mut []);
+    }
     let (addr, len) = (bytes.as_ptr() as usize, bytes.len());
     bytemuck::try_cast_slice_mut(bytes).map_err(|e| byte_error(e, addr, len))
 }
@@ -47,6 +67,14 @@ fn byte_error(e: bytemuck::PodCastError, addr: usize, len: usize) -> Error {
             Error::Misaligned { offset: addr % 4 }
         }
         _ => Error::ByteLength { len },
+    }
+}
+
+/// The name of an interleaved buffer's length in errors.
+fn interleaved_len_name(what: &'static str) -> &'static str {
+    match what {
+        "data" => "length of data (whole groups of K rows of dim values)",
+        _ => "length of the interleaved triplets (whole triplets of 3 rows of dim values)",
     }
 }
 
@@ -78,7 +106,18 @@ impl<'a> Rows<'a> {
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
     pub fn new(data: &'a [f32], rows: usize, dim: usize, stride: usize) -> Result<Self, Error> {
-        check(data.len(), rows, dim, stride)?;
+        Self::named("data", data, rows, dim, stride)
+    }
+
+    /// [`Rows::new`], with `what` as the view's name in errors.
+    pub(crate) fn named(
+        what: &'static str,
+        data: &'a [f32],
+        rows: usize,
+        dim: usize,
+        stride: usize,
+    ) -> Result<Self, Error> {
+        check(what, data.len(), rows, dim, stride)?;
         Ok(Self {
             data,
             rows,
@@ -91,15 +130,165 @@ impl<'a> Rows<'a> {
     ///
     /// # Errors
     /// As [`Rows::new`].
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::Rows;
+    /// let v = Rows::dense(&[1.0, 2.0, 3.0, 4.0], 2, 2)?;
+    /// assert_eq!(v.row(1), Some(&[3.0, 4.0][..]));
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn dense(data: &'a [f32], rows: usize, dim: usize) -> Result<Self, Error> {
         Self::new(data, rows, dim, dim)
+    }
+
+    /// The `K` member views of a dense interleaved buffer `[m0₀ m1₀ … m(K−1)₀ m0₁ m1₁ …]` of rows of
+    /// length `dim`: a network's `[anchor, positive, negative]` output is `interleaved::<3>`. The number
+    /// of groups is `data.len() / (K·dim)` (0 when `dim` is 0).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `data` is not a whole number of groups (or `dim` is 0 and `data` is
+    /// not empty); [`Error::CountOverflow`] if `K·dim` overflows.
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::Rows;
+    /// let out = [0.0, 0.0,  1.0, 0.0,  0.5, 0.0,   // a0 p0 n0
+    ///            0.0, 1.0,  0.1, 0.0,  3.0, 0.0];  // a1 p1 n1
+    /// let [a, p, n] = Rows::interleaved::<3>(&out, 2)?;
+    /// assert_eq!((a.rows(), a.stride()), (2, 6));
+    /// assert_eq!(p.row(0), Some(&[1.0, 0.0][..]));
+    /// assert_eq!(a.row(1), Some(&[0.0, 1.0][..]));
+    /// assert_eq!(n.row(1), Some(&[3.0, 0.0][..]));
+    /// // Not a whole number of triplets: an error, not a panic.
+    /// assert!(Rows::interleaved::<3>(&out[..10], 2).is_err());
+    /// assert_eq!(Rows::interleaved::<3>(&[], 2)?[0].rows(), 0);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
+    pub fn interleaved<const K: usize>(data: &'a [f32], dim: usize) -> Result<[Self; K], Error> {
+        Self::interleaved_named("data", data, dim)
+    }
+
+    /// [`Rows::interleaved`], with `what` as the buffer's name in errors.
+    pub(crate) fn interleaved_named<const K: usize>(
+        what: &'static str,
+        data: &'a [f32],
+        dim: usize,
+    ) -> Result<[Self; K], Error> {
+        let group = K.checked_mul(dim).ok_or(Error::CountOverflow {
+            what,
+            count: dim,
+            factor: K,
+        })?;
+        let groups = data.len().checked_div(group).unwrap_or(0);
+        if groups * group != data.len() {
+            return Err(Error::LengthMismatch {
+                what: interleaved_len_name(what),
+                expected: groups * group,
+                found: data.len(),
+            });
+        }
+        Self::interleaved_padded_named(what, data, groups, dim, dim)
+    }
+
+    /// The `K` member views of an interleaved buffer of `groups` groups whose member rows are `stride`
+    /// values apart (so a group is `K·stride` values; padding after each row is allowed, and none is
+    /// needed after the last).
+    ///
+    /// # Errors
+    /// [`Error::StrideTooSmall`], [`Error::CountOverflow`] or [`Error::SizeOverflow`] for a shape that
+    /// cannot exist, [`Error::BufferTooShort`] if `data` is shorter than the last member's last row's end.
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::Rows;
+    /// // Two groups of (query, key), rows of 2 padded to 3.
+    /// let data = [1.0, 2.0, 0.0,  3.0, 4.0, 0.0,  5.0, 6.0, 0.0,  7.0, 8.0];
+    /// let [q, k] = Rows::interleaved_padded::<2>(&data, 2, 2, 3)?;
+    /// assert_eq!(k.row(1), Some(&[7.0, 8.0][..]));
+    /// assert_eq!(q.stride(), 6);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
+    pub fn interleaved_padded<const K: usize>(
+        data: &'a [f32],
+        groups: usize,
+        dim: usize,
+        stride: usize,
+    ) -> Result<[Self; K], Error> {
+        Self::interleaved_padded_named("data", data, groups, dim, stride)
+    }
+
+    fn interleaved_padded_named<const K: usize>(
+        what: &'static str,
+        data: &'a [f32],
+        groups: usize,
+        dim: usize,
+        stride: usize,
+    ) -> Result<[Self; K], Error> {
+        if stride < dim {
+            return Err(Error::StrideTooSmall { what, stride, dim });
+        }
+        let group = K.checked_mul(stride).ok_or(Error::CountOverflow {
+            what,
+            count: stride,
+            factor: K,
+        })?;
+        // The last member's view covers the furthest element: check it, the others end before it.
+        let last_start = (K.saturating_sub(1)).checked_mul(stride);
+        let empty = Self {
+            data: &[],
+            rows: groups,
+            dim,
+            stride: group,
+        };
+        let mut views = [empty; K];
+        if groups == 0 || K == 0 {
+            return Ok(views.map(|v| Self { rows: 0, ..v }));
+        }
+        let needed = last_start
+            .and_then(|s| {
+                (groups - 1)
+                    .checked_mul(group)
+                    .and_then(|n| n.checked_add(dim))
+                    .and_then(|n| n.checked_add(s))
+            })
+            .ok_or(Error::SizeOverflow {
+                what,
+                rows: groups.saturating_mul(K),
+                stride,
+                dim,
+            })?;
+        if data.len() < needed {
+            return Err(Error::BufferTooShort {
+                what,
+                needed,
+                len: data.len(),
+            });
+        }
+        for (k, v) in views.iter_mut().enumerate() {
+            v.data = &data[k * stride..];
+        }
+        Ok(views)
     }
 
     /// A view over raw bytes (native-endian `f32`), read in place.
     ///
     /// # Errors
     /// [`Error::Misaligned`] if `bytes` does not start on a 4-byte boundary, [`Error::ByteLength`] if its
-    /// length is not a multiple of 4, then as [`Rows::new`].
+    /// length is not a multiple of 4, then as [`Rows::new`]. An empty `bytes` is never misaligned.
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::Rows;
+    /// let values = [1.5f32, -2.0, 0.25];
+    /// let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    /// // A Vec<u8> is not guaranteed to be 4-byte aligned; copy into f32s if this fails.
+    /// if let Ok(v) = Rows::from_bytes(&bytes, 1, 3, 3) {
+    ///     assert_eq!(v.row(0), Some(&values[..]));
+    /// }
+    /// assert_eq!(Rows::from_bytes(&[], 0, 3, 3)?.rows(), 0);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn from_bytes(
         bytes: &'a [u8],
         rows: usize,
@@ -110,18 +299,44 @@ impl<'a> Rows<'a> {
     }
 
     /// Number of rows.
+    ///
+    /// # Examples
+    /// ```
+    /// let v = triplet_simd::Rows::new(&[0.0; 7], 3, 1, 3)?;
+    /// assert_eq!((v.rows(), v.dim(), v.stride()), (3, 1, 3));
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn rows(&self) -> usize {
         self.rows
     }
     /// Row length.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(triplet_simd::Rows::dense(&[0.0; 6], 2, 3)?.dim(), 3);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn dim(&self) -> usize {
         self.dim
     }
     /// Distance in values between the starts of consecutive rows.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(triplet_simd::Rows::new(&[0.0; 5], 2, 2, 3)?.stride(), 3);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn stride(&self) -> usize {
         self.stride
     }
     /// Row `r`, or `None` past the last row.
+    ///
+    /// # Examples
+    /// ```
+    /// let v = triplet_simd::Rows::dense(&[1.0, 2.0], 2, 1)?;
+    /// assert_eq!((v.row(1), v.row(2)), (Some(&[2.0][..]), None));
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn row(&self, r: usize) -> Option<&'a [f32]> {
         if r < self.rows {
             Some(self.row_unchecked(r))
@@ -130,6 +345,13 @@ impl<'a> Rows<'a> {
         }
     }
     /// Every row, in order.
+    ///
+    /// # Examples
+    /// ```
+    /// let v = triplet_simd::Rows::new(&[1.0, 9.0, 2.0], 2, 1, 2)?;
+    /// assert_eq!(v.iter().collect::<Vec<_>>(), [&[1.0][..], &[2.0][..]]);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [f32]> + '_ {
         (0..self.rows).map(|r| self.row_unchecked(r))
     }
@@ -144,6 +366,17 @@ impl<'a> Rows<'a> {
 
 /// A writable strided view: `rows` rows of `dim` values, `stride` values apart. Values between rows
 /// (padding, or other rows of an interleaved buffer) are never written.
+///
+/// # Examples
+/// ```
+/// use triplet_simd::{Backend, Rows, RowsMut};
+/// let mut buf = [9.0f32; 5]; // two rows of 2 with a pad value between them
+/// let mut out = RowsMut::new(&mut buf, 2, 2, 3)?;
+/// assert_eq!((out.rows(), out.dim(), out.stride()), (2, 2, 3));
+/// assert_eq!(out.row(1), Some(&[9.0, 9.0][..]));
+/// assert_eq!(out.as_rows().rows(), 2);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct RowsMut<'a> {
     data: &'a mut [f32],
@@ -158,7 +391,18 @@ impl<'a> RowsMut<'a> {
     /// # Errors
     /// As [`Rows::new`].
     pub fn new(data: &'a mut [f32], rows: usize, dim: usize, stride: usize) -> Result<Self, Error> {
-        check(data.len(), rows, dim, stride)?;
+        Self::named("data", data, rows, dim, stride)
+    }
+
+    /// [`RowsMut::new`], with `what` as the view's name in errors.
+    pub(crate) fn named(
+        what: &'static str,
+        data: &'a mut [f32],
+        rows: usize,
+        dim: usize,
+        stride: usize,
+    ) -> Result<Self, Error> {
+        check(what, data.len(), rows, dim, stride)?;
         Ok(Self {
             data,
             rows,
@@ -171,6 +415,13 @@ impl<'a> RowsMut<'a> {
     ///
     /// # Errors
     /// As [`Rows::new`].
+    ///
+    /// # Examples
+    /// ```
+    /// let mut g = [0.0f32; 6];
+    /// assert_eq!(triplet_simd::RowsMut::dense(&mut g, 3, 2)?.rows(), 3);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn dense(data: &'a mut [f32], rows: usize, dim: usize) -> Result<Self, Error> {
         Self::new(data, rows, dim, dim)
     }
@@ -179,6 +430,15 @@ impl<'a> RowsMut<'a> {
     ///
     /// # Errors
     /// As [`Rows::from_bytes`].
+    ///
+    /// # Examples
+    /// ```
+    /// let mut words = [0u32; 4]; // 4-byte aligned storage, viewed as bytes
+    /// let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    /// let v = triplet_simd::RowsMut::from_bytes(bytes, 2, 2, 2)?;
+    /// assert_eq!(v.rows(), 2);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn from_bytes(
         bytes: &'a mut [u8],
         rows: usize,
@@ -188,19 +448,19 @@ impl<'a> RowsMut<'a> {
         Self::new(cast_bytes_mut(bytes)?, rows, dim, stride)
     }
 
-    /// Number of rows.
+    /// Number of rows (see the type's example).
     pub fn rows(&self) -> usize {
         self.rows
     }
-    /// Row length.
+    /// Row length (see the type's example).
     pub fn dim(&self) -> usize {
         self.dim
     }
-    /// Distance in values between the starts of consecutive rows.
+    /// Distance in values between the starts of consecutive rows (see the type's example).
     pub fn stride(&self) -> usize {
         self.stride
     }
-    /// Row `r`, or `None` past the last row.
+    /// Row `r`, or `None` past the last row (see the type's example).
     pub fn row(&self, r: usize) -> Option<&[f32]> {
         if r < self.rows {
             let s = r * self.stride;
@@ -209,7 +469,7 @@ impl<'a> RowsMut<'a> {
             None
         }
     }
-    /// A read-only view of the same rows.
+    /// A read-only view of the same rows (see the type's example).
     pub fn as_rows(&self) -> Rows<'_> {
         Rows {
             data: self.data,

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{Block, Values, backends, gen_dim, gen_value, same, same_all};
+use common::{Block, TripletExt, Values, backends, gen_dim, gen_value, same, same_all};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 use triplet_simd::{
-    Backend, Distance, Error, GradMode, Reduction, Rows, RowsMut, TripletGrads, TripletLoss,
-    TripletStats, Upstream, reference,
+    Backend, Distance, Error, GradMode, Reduction, Rows, RowsMut, TripletDiagnostics, TripletGrads,
+    TripletLoss, TripletStats, Triplets, Upstream, reference,
 };
 
 const REDUCTIONS: [Reduction; 4] = [
@@ -123,17 +123,15 @@ fn run(be: Backend, c: &Case) -> Out {
     let (mut ga, mut gp, mut gn) = (vec![0.5; n * d], vec![0.5; n * d], vec![0.5; n * d]);
     let stats = c
         .loss(be)
-        .forward_backward(
-            c.a.view(),
-            c.p.view(),
-            c.n.view(),
+        .fused(
+            Triplets::views(c.a.view(), c.p.view(), c.n.view()),
             Some(&mut losses),
             c.upstream(),
-            TripletGrads::Separate {
-                anchor: Some(RowsMut::dense(&mut ga, n, d).unwrap()),
-                positive: Some(RowsMut::dense(&mut gp, n, d).unwrap()),
-                negative: Some(RowsMut::dense(&mut gn, n, d).unwrap()),
-            },
+            TripletGrads::views(
+                Some(RowsMut::dense(&mut ga, n, d).unwrap()),
+                Some(RowsMut::dense(&mut gp, n, d).unwrap()),
+                Some(RowsMut::dense(&mut gn, n, d).unwrap()),
+            ),
             c.mode,
         )
         .unwrap();
@@ -154,13 +152,11 @@ fn run_interleaved(be: Backend, c: &Case) -> Out {
     let mut losses = vec![0.0; n];
     let stats = c
         .loss(be)
-        .forward_backward(
-            c.a.view(),
-            c.p.view(),
-            c.n.view(),
+        .fused(
+            Triplets::views(c.a.view(), c.p.view(), c.n.view()),
             Some(&mut losses),
             c.upstream(),
-            TripletGrads::Interleaved(RowsMut::new(&mut buf, 3 * n, d, s).unwrap()),
+            TripletGrads::interleaved_view(RowsMut::new(&mut buf, 3 * n, d, s).unwrap()),
             c.mode,
         )
         .unwrap();
@@ -190,7 +186,10 @@ fn every_backend_gives_the_same_bits_hinge_decisions_included() {
         let mut losses = vec![0.0; c.a.rows];
         let fwd = c
             .loss(bes[0])
-            .forward(c.a.view(), c.p.view(), c.n.view(), Some(&mut losses))
+            .fwd(
+                Triplets::views(c.a.view(), c.p.view(), c.n.view()),
+                Some(&mut losses),
+            )
             .unwrap();
         ok && stats_same(&fwd, &first.stats) && same_all(&losses, &first.losses)
     }
@@ -234,12 +233,11 @@ fn index_triplets_equal_views_and_accumulate_in_triplet_order() {
             let mut losses = vec![0.0; n];
             let stats = c
                 .loss(be)
-                .forward_backward_indexed(
-                    Rows::dense(emb, 3 * n, d).unwrap(),
-                    idx,
+                .fused(
+                    Triplets::indexed(Rows::dense(emb, 3 * n, d).unwrap(), idx),
                     Some(&mut losses),
                     c.upstream(),
-                    RowsMut::dense(&mut g, 3 * n, d).unwrap(),
+                    TripletGrads::matrix_view(RowsMut::dense(&mut g, 3 * n, d).unwrap()),
                     c.mode,
                 )
                 .unwrap();
@@ -296,7 +294,10 @@ fn forward_matches_the_f64_oracle() {
         let loss = c.loss(Backend::detect());
         let mut losses = vec![0.0; c.a.rows];
         let got = loss
-            .forward(c.a.view(), c.p.view(), c.n.view(), Some(&mut losses))
+            .fwd(
+                Triplets::views(c.a.view(), c.p.view(), c.n.view()),
+                Some(&mut losses),
+            )
             .unwrap();
         let mut exact = vec![0.0; c.a.rows];
         let e =
@@ -351,17 +352,19 @@ fn gradients_equal_central_differences_of_the_oracle() {
                     let mut grads = [vec![0.0; n * d], vec![0.0; n * d], vec![0.0; n * d]];
                     let [ga, gp, gn] = &mut grads;
                     let mut losses = vec![0.0; n];
-                    loss.forward_backward(
-                        Rows::dense(&a0, n, d).unwrap(),
-                        Rows::dense(&p0, n, d).unwrap(),
-                        Rows::dense(&n0, n, d).unwrap(),
+                    loss.fused(
+                        Triplets::views(
+                            Rows::dense(&a0, n, d).unwrap(),
+                            Rows::dense(&p0, n, d).unwrap(),
+                            Rows::dense(&n0, n, d).unwrap(),
+                        ),
                         Some(&mut losses),
                         Upstream::Scalar(g),
-                        TripletGrads::Separate {
-                            anchor: Some(RowsMut::dense(ga, n, d).unwrap()),
-                            positive: Some(RowsMut::dense(gp, n, d).unwrap()),
-                            negative: Some(RowsMut::dense(gn, n, d).unwrap()),
-                        },
+                        TripletGrads::views(
+                            Some(RowsMut::dense(ga, n, d).unwrap()),
+                            Some(RowsMut::dense(gp, n, d).unwrap()),
+                            Some(RowsMut::dense(gn, n, d).unwrap()),
+                        ),
                         GradMode::Overwrite,
                     )
                     .unwrap();
@@ -502,17 +505,19 @@ fn pytorch_fixtures_losses_and_gradients() {
             let [ga, gp, gn] = &mut grads;
             let mut losses = vec![0.0; n];
             let stats = loss
-                .forward_backward(
-                    Rows::dense(&f.fields["a"], n, d).unwrap(),
-                    Rows::dense(&f.fields["p"], n, d).unwrap(),
-                    Rows::dense(&f.fields["n"], n, d).unwrap(),
+                .fused(
+                    Triplets::views(
+                        Rows::dense(&f.fields["a"], n, d).unwrap(),
+                        Rows::dense(&f.fields["p"], n, d).unwrap(),
+                        Rows::dense(&f.fields["n"], n, d).unwrap(),
+                    ),
                     Some(&mut losses),
                     upstream,
-                    TripletGrads::Separate {
-                        anchor: Some(RowsMut::dense(ga, n, d).unwrap()),
-                        positive: Some(RowsMut::dense(gp, n, d).unwrap()),
-                        negative: Some(RowsMut::dense(gn, n, d).unwrap()),
-                    },
+                    TripletGrads::views(
+                        Some(RowsMut::dense(ga, n, d).unwrap()),
+                        Some(RowsMut::dense(gp, n, d).unwrap()),
+                        Some(RowsMut::dense(gn, n, d).unwrap()),
+                    ),
                     GradMode::Overwrite,
                 )
                 .unwrap();
@@ -569,17 +574,15 @@ fn fused(
     let mut g = [vec![seed; n * d], vec![seed; n * d], vec![seed; n * d]];
     let [ga, gp, gn] = &mut g;
     let s = loss
-        .forward_backward(
-            v[0],
-            v[1],
-            v[2],
+        .fused(
+            Triplets::views(v[0], v[1], v[2]),
             losses,
             Upstream::Scalar(1.0),
-            TripletGrads::Separate {
-                anchor: Some(RowsMut::dense(ga, n, d).unwrap()),
-                positive: Some(RowsMut::dense(gp, n, d).unwrap()),
-                negative: Some(RowsMut::dense(gn, n, d).unwrap()),
-            },
+            TripletGrads::views(
+                Some(RowsMut::dense(ga, n, d).unwrap()),
+                Some(RowsMut::dense(gp, n, d).unwrap()),
+                Some(RowsMut::dense(gn, n, d).unwrap()),
+            ),
             GradMode::Overwrite,
         )
         .unwrap();
@@ -708,10 +711,12 @@ fn nan_in_one_row_poisons_only_its_triplet() {
         }
         let mean = TripletLoss::new(1.0).reduction(Reduction::Mean).backend(be);
         assert!(
-            mean.forward(
-                views(&a, &p, &n, 3, 4)[0],
-                views(&a, &p, &n, 3, 4)[1],
-                views(&a, &p, &n, 3, 4)[2],
+            mean.fwd(
+                Triplets::views(
+                    views(&a, &p, &n, 3, 4)[0],
+                    views(&a, &p, &n, 3, 4)[1],
+                    views(&a, &p, &n, 3, 4)[2]
+                ),
                 None
             )
             .unwrap()
@@ -768,7 +773,7 @@ fn statistics_report_means_and_active_count() {
     let [va, vp, vn] = views(&a, &p, &n, 2, 2);
     let s = TripletLoss::new(0.5)
         .reduction(Reduction::MeanActive)
-        .forward(va, vp, vn, None)
+        .fwd(Triplets::views(va, vp, vn), None)
         .unwrap();
     // Triplet 0: 1 − 1 + 0.5 = 0.5 (active); triplet 1: 4 − 9 + 0.5 < 0.
     assert_eq!(
@@ -795,34 +800,45 @@ fn invalid_settings_and_shapes_are_errors_and_nothing_is_written() {
             f32::NAN,
         ),
     ] {
-        match loss.forward(a, p, n, None).unwrap_err() {
-            Error::InvalidParameter {
+        match loss.fwd(Triplets::views(a, p, n), None).unwrap_err() {
+            e @ Error::InvalidParameter {
                 name: got,
                 value: v,
+                ..
             } => {
                 assert_eq!(got, name);
                 assert!(same(v, value));
+                // Set-up finds the same error as the call.
+                assert_eq!(loss.validate().unwrap_err().to_string(), e.to_string());
             }
             e => panic!("{e}"),
         }
     }
+    // A negative margin is allowed (and said to be in the margin's rule).
+    assert!(TripletLoss::new(-1.0).validate().is_ok());
+    assert_eq!(
+        TripletLoss::new(f32::NAN)
+            .validate()
+            .unwrap_err()
+            .to_string(),
+        "margin = NaN is not allowed: the margin must be finite (it may be negative)"
+    );
     assert_eq!(
         TripletLoss::new(-0.0)
             .distance(Distance::EpsInSqrt(-2.0))
-            .forward(a, p, n, None)
+            .fwd(Triplets::views(a, p, n), None)
             .unwrap_err()
             .to_string(),
-        "eps = -2 is not allowed (it must be finite and not negative)"
+        "eps = -2 is not allowed: the eps of a distance must be finite and not negative"
     );
     // Index out of range: named, and detected before anything is written.
     let mut g = [7.0f32; 8];
     let e = TripletLoss::new(1.0)
-        .forward_backward_indexed(
-            Rows::dense(&x, 2, 4).unwrap(),
-            &[[0, 1, 0], [1, 0, 2]],
+        .fused(
+            Triplets::indexed(Rows::dense(&x, 2, 4).unwrap(), &[[0, 1, 0], [1, 0, 2]]),
             None,
             Upstream::Scalar(1.0),
-            RowsMut::dense(&mut g, 2, 4).unwrap(),
+            TripletGrads::matrix_view(RowsMut::dense(&mut g, 2, 4).unwrap()),
             GradMode::Overwrite,
         )
         .unwrap_err();
@@ -836,27 +852,25 @@ fn invalid_settings_and_shapes_are_errors_and_nothing_is_written() {
     );
     assert_eq!(
         e.to_string(),
-        "triplet 1 names row 2 but the matrix has 2 rows"
+        "triplet 1 names row 2 but the embedding matrix has 2 rows"
     );
     assert_eq!(g, [7.0; 8]);
     // Shapes.
     let [_, p3, _] = views(&x, &x[..6], &x, 2, 3);
     assert_eq!(
         TripletLoss::new(1.0)
-            .forward(a, p3, n, None)
+            .fwd(Triplets::views(a, p3, n), None)
             .unwrap_err()
             .to_string(),
         "row length of the positives is 3 but must be 4"
     );
     let mut buf = [0.0f32; 16];
     let e = TripletLoss::new(1.0)
-        .forward_backward(
-            a,
-            p,
-            n,
+        .fused(
+            Triplets::views(a, p, n),
             None,
             Upstream::Scalar(1.0),
-            TripletGrads::Interleaved(RowsMut::dense(&mut buf, 4, 4).unwrap()),
+            TripletGrads::interleaved_view(RowsMut::dense(&mut buf, 4, 4).unwrap()),
             GradMode::Overwrite,
         )
         .unwrap_err();
@@ -868,13 +882,11 @@ fn invalid_settings_and_shapes_are_errors_and_nothing_is_written() {
     assert_eq!(
         TripletLoss::new(1.0)
             .reduction(Reduction::MeanActive)
-            .forward_backward(
-                a,
-                p,
-                n,
+            .fused(
+                Triplets::views(a, p, n),
                 None,
                 Upstream::PerItem(&[1.0, 1.0]),
-                TripletGrads::Interleaved(RowsMut::dense(&mut [0.0; 24], 6, 4).unwrap()),
+                TripletGrads::interleaved_view(RowsMut::dense(&mut [0.0; 24], 6, 4).unwrap()),
                 GradMode::Overwrite
             )
             .unwrap_err()
@@ -884,7 +896,7 @@ fn invalid_settings_and_shapes_are_errors_and_nothing_is_written() {
     assert_eq!(
         TripletLoss::new(1.0)
             .reduction(Reduction::None)
-            .forward(a, p, n, None)
+            .fwd(Triplets::views(a, p, n), None)
             .unwrap_err()
             .to_string(),
         "missing a per-triplet loss buffer, which Reduction::None needs"
@@ -922,12 +934,11 @@ fn index_triplets_with_repeats_are_identical_on_every_backend() {
                 let mut losses = vec![0.0; idx.len()];
                 let s = c
                     .loss(be)
-                    .forward_backward_indexed(
-                        Rows::dense(&emb, rows, d).unwrap(),
-                        &idx,
+                    .fused(
+                        Triplets::indexed(Rows::dense(&emb, rows, d).unwrap(), &idx),
                         Some(&mut losses),
                         upstream,
-                        RowsMut::dense(&mut g, rows, d).unwrap(),
+                        TripletGrads::matrix_view(RowsMut::dense(&mut g, rows, d).unwrap()),
                         c.mode,
                     )
                     .unwrap();
@@ -941,4 +952,298 @@ fn index_triplets_with_repeats_are_identical_on_every_backend() {
     QuickCheck::new()
         .tests(200)
         .quickcheck(prop as fn(Case, Vec<(u8, u8, u8)>) -> bool);
+}
+
+// ---- Issue 7: NaN never hidden, call forms, diagnostics, weighted loss, rows of length 0 ----
+
+/// N = 1 and N = 3 with one NaN triplet, under every reduction, hinge and soft margin: the reduced loss
+/// is NaN (also for MeanActive, where no triplet may be active), the NaN triplet is never active, and
+/// its gradient rows are NaN. (MeanActive with only a NaN triplet returned a silent 0 before.)
+#[test]
+fn one_nan_triplet_gives_a_nan_loss_under_every_reduction() {
+    for rows in [1usize, 3] {
+        let d = 5;
+        let a = vec![0.0f32; rows * d];
+        let p = vec![1.0f32; rows * d];
+        let mut n = vec![4.0f32; rows * d]; // inactive for the hinge: v = 5 − 80 + 1 < 0
+        let bad = rows - 1;
+        n[bad * d + 3] = f32::NAN;
+        for soft in [false, true] {
+            for reduction in REDUCTIONS {
+                for be in backends() {
+                    let loss = TripletLoss::new(1.0)
+                        .soft_margin(soft)
+                        .reduction(reduction)
+                        .backend(be);
+                    let mut losses = vec![0.0f32; rows];
+                    let (s, g) = fused(loss, views(&a, &p, &n, rows, d), Some(&mut losses), 0.0);
+                    let what = format!("rows {rows} soft {soft} {reduction:?} {}", be.isa());
+                    assert!(s.loss.is_nan(), "{what}: loss {}", s.loss);
+                    assert!(s.weighted_loss.is_nan(), "{what}");
+                    assert!(losses[bad].is_nan(), "{what}");
+                    // Soft margin: every non-NaN triplet is active; hinge: none is.
+                    let want_active = if soft { rows - 1 } else { 0 };
+                    assert_eq!(s.active, want_active, "{what}");
+                    for m in &g {
+                        assert!(m[bad * d..].iter().all(|x| x.is_nan()), "{what}: {m:?}");
+                        assert!(m[..bad * d].iter().all(|x| x.is_finite()), "{what}");
+                    }
+                    // The oracle agrees: NaN.
+                    let [va, vp, vn] = views(&a, &p, &n, rows, d);
+                    assert!(
+                        reference::triplet_loss(&loss, va, vp, vn, None)
+                            .unwrap()
+                            .is_nan()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The squared-error losses share the reduction rule: a NaN row makes every reduction NaN.
+#[test]
+fn squared_error_with_a_nan_row_is_nan_under_every_reduction() {
+    use triplet_simd::SquaredError;
+    let (a, b) = ([0.0f32, f32::NAN, 1.0], [1.0f32, 1.0, 1.0]);
+    for reduction in REDUCTIONS {
+        let mut per_row = [0.0f32; 3];
+        let l = SquaredError::mse()
+            .reduction(reduction)
+            .forward(
+                Rows::dense(&a, 3, 1).unwrap(),
+                Rows::dense(&b, 3, 1).unwrap(),
+                Some(&mut per_row),
+            )
+            .unwrap();
+        assert!(l.is_nan(), "{reduction:?}");
+    }
+}
+
+/// Dense batches, one interleaved buffer, three views and index triplets are four ways to name the
+/// same triplets: the same statistics, losses and gradients to the bit, on every backend.
+#[test]
+fn every_call_form_gives_the_same_bits() {
+    let mut g = Gen::new(40);
+    for _ in 0..60 {
+        // d ≥ 1: with rows of length 0 an interleaved buffer holds no whole triplet at all.
+        let (rows, d) = (usize::arbitrary(&mut g) % 7, 1 + gen_dim(&mut g) % 70);
+        let inter: Vec<f32> = (0..3 * rows * d)
+            .map(|_| gen_value(&mut g, Values::Unit))
+            .collect();
+        let member = |k: usize| -> Vec<f32> {
+            (0..rows)
+                .flat_map(|i| inter[(3 * i + k) * d..(3 * i + k + 1) * d].to_vec())
+                .collect()
+        };
+        let (a, p, n) = (member(0), member(1), member(2));
+        let idx: Vec<[u32; 3]> = (0..rows as u32)
+            .map(|i| [3 * i, 3 * i + 1, 3 * i + 2])
+            .collect();
+        for be in backends() {
+            let loss = TripletLoss::new(0.7)
+                .swap(true)
+                .reduction(Reduction::Sum)
+                .backend(be);
+            let mut gi = vec![0.0f32; 3 * rows * d];
+            let si = loss
+                .forward_backward(
+                    Triplets::interleaved(&inter, d),
+                    TripletGrads::interleaved(&mut gi),
+                )
+                .unwrap();
+            let (mut ga, mut gp, mut gn) = (
+                vec![0.0; rows * d],
+                vec![0.0; rows * d],
+                vec![0.0; rows * d],
+            );
+            let sd = loss
+                .forward_backward(
+                    Triplets::dense(&a, &p, &n, d),
+                    TripletGrads::separate(&mut ga, &mut gp, &mut gn),
+                )
+                .unwrap();
+            let [va, vp, vn] = Rows::interleaved::<3>(&inter, d).unwrap();
+            let sv = loss.forward(Triplets::views(va, vp, vn)).unwrap();
+            let mut gm = vec![0.0f32; 3 * rows * d];
+            let sm = loss
+                .forward_backward(
+                    Triplets::indexed(Rows::dense(&inter, 3 * rows, d).unwrap(), &idx),
+                    TripletGrads::matrix(&mut gm),
+                )
+                .unwrap();
+            for s in [&sd, &sv, &sm] {
+                assert!(stats_same(&si, s), "{si:?} vs {s:?}");
+            }
+            // The interleaved gradient, split, is the separate one; the matrix equals it too
+            // (0 + g: a −0 becomes +0, so compare by value).
+            let split: Vec<f32> = [&ga, &gp, &gn]
+                .iter()
+                .flat_map(|m| (0..rows).map(move |i| &m[i * d..(i + 1) * d]))
+                .flatten()
+                .copied()
+                .collect();
+            let regroup = |k: usize| -> Vec<f32> {
+                (0..rows)
+                    .flat_map(|i| gi[(3 * i + k) * d..(3 * i + k + 1) * d].to_vec())
+                    .collect()
+            };
+            let gi_split: Vec<f32> = (0..3).flat_map(regroup).collect();
+            assert!(same_all(&split, &gi_split));
+            assert!(
+                gm.iter()
+                    .zip(&gi)
+                    .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+            );
+        }
+    }
+}
+
+/// Per-triplet diagnostics: the same on every backend, consistent with the statistics, the distance
+/// functions and the oracle's decisions; they see swap decisions of inactive triplets too.
+#[test]
+fn diagnostics_report_each_triplets_distances_and_decisions() {
+    let mut g = Gen::new(50);
+    for _ in 0..150 {
+        let c = Case::arbitrary(&mut g);
+        let rows = c.a.rows;
+        type Diags = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<bool>, Vec<bool>);
+        let mut first: Option<Diags> = None;
+        for be in backends() {
+            let loss = c.loss(be);
+            let (mut dap, mut dneg, mut v) = (vec![0.0; rows], vec![0.0; rows], vec![0.0; rows]);
+            let (mut act, mut sw) = (vec![false; rows], vec![false; rows]);
+            let mut losses = vec![0.0; rows];
+            let s = loss
+                .call(Triplets::views(c.a.view(), c.p.view(), c.n.view()))
+                .losses(&mut losses)
+                .diagnostics(TripletDiagnostics {
+                    d_ap: Some(&mut dap),
+                    d_neg: Some(&mut dneg),
+                    violation: Some(&mut v),
+                    active: Some(&mut act),
+                    swapped: Some(&mut sw),
+                })
+                .run()
+                .unwrap();
+            assert_eq!(act.iter().filter(|&&x| x).count(), s.active);
+            for i in 0..rows {
+                if !c.swap {
+                    assert!(!sw[i]);
+                }
+                if c.distance == Distance::SqL2 {
+                    let want = triplet_simd::sq_l2(c.a.row(i), c.p.row(i)).unwrap();
+                    assert!(same(dap[i], want));
+                    let n_src = if sw[i] { c.p.row(i) } else { c.a.row(i) };
+                    let want = triplet_simd::sq_l2(n_src, c.n.row(i)).unwrap();
+                    assert!(same(dneg[i], want));
+                }
+                assert!(same(v[i], (dap[i] - dneg[i]) + c.margin));
+                if !c.soft {
+                    assert_eq!(act[i], v[i] > 0.0);
+                    if act[i] {
+                        assert!(same(losses[i], v[i]));
+                    }
+                }
+            }
+            match &first {
+                None => first = Some((dap, dneg, v, act, sw)),
+                Some((d0, n0, v0, a0, s0)) => {
+                    assert!(same_all(d0, &dap) && same_all(n0, &dneg) && same_all(v0, &v));
+                    assert!(a0 == &act && s0 == &sw);
+                }
+            }
+        }
+    }
+}
+
+/// `weighted_loss` is the loss the gradients differentiate: `g·loss` for a scalar upstream, `Σ gᵢ·lᵢ`
+/// (in f64, in order) for a per-item one.
+#[test]
+fn weighted_loss_is_the_differentiated_loss() {
+    let mut g = Gen::new(40);
+    for _ in 0..200 {
+        let c = Case::arbitrary(&mut g);
+        let rows = c.a.rows;
+        let mut losses = vec![0.0; rows];
+        let s = c
+            .loss(Backend::detect())
+            .fused(
+                Triplets::views(c.a.view(), c.p.view(), c.n.view()),
+                Some(&mut losses),
+                c.upstream(),
+                TripletGrads::views(None, None, None),
+                GradMode::Overwrite,
+            )
+            .unwrap();
+        let want = match c.upstream() {
+            Upstream::Scalar(u) => u * s.loss,
+            Upstream::PerItem(u) => u
+                .iter()
+                .zip(&losses)
+                .fold(0.0f64, |t, (&u, &l)| t + f64::from(u) * f64::from(l))
+                as f32,
+        };
+        assert!(
+            same(s.weighted_loss, want),
+            "{c:?}: {} vs {want}",
+            s.weighted_loss
+        );
+    }
+}
+
+/// Rows of length 0: every triplet has the loss of `v = margin`, and a huge batch is answered at once
+/// (it would loop over 2⁶² rows otherwise); a small one equals the oracle.
+#[test]
+fn rows_of_length_zero_are_answered_in_constant_time() {
+    for soft in [false, true] {
+        for distance in distances() {
+            for reduction in [Reduction::Sum, Reduction::Mean, Reduction::MeanActive] {
+                for be in backends() {
+                    let loss = TripletLoss::new(0.5)
+                        .soft_margin(soft)
+                        .distance(distance)
+                        .reduction(reduction)
+                        .backend(be);
+                    let big = Rows::new(&[], 1 << 62, 0, 0).unwrap();
+                    let s = loss.forward(Triplets::views(big, big, big)).unwrap();
+                    assert_eq!(s.active, 1 << 62);
+                    let small = Rows::new(&[], 5, 0, 0).unwrap();
+                    let mut per = [0.0f32; 5];
+                    let s5 = loss
+                        .call(Triplets::views(small, small, small))
+                        .losses(&mut per)
+                        .grads(TripletGrads::separate(&mut [], &mut [], &mut []))
+                        .run()
+                        .unwrap();
+                    let want = reference::triplet_loss(&loss, small, small, small, None).unwrap();
+                    assert!(
+                        (f64::from(s5.loss) - want).abs() <= 1e-6 * want.abs(),
+                        "{s5:?} {want}"
+                    );
+                    assert!(per.iter().all(|&l| same(l, per[0])));
+                    if reduction != Reduction::Sum {
+                        assert!(same(s.loss, s5.loss), "{s:?} vs {s5:?}");
+                    }
+                    // The per-triplet kernel path (one triplet, v = margin > 0: active) gives the same loss.
+                    let one = Rows::new(&[], 1, 0, 0).unwrap();
+                    let s1 = loss.forward(Triplets::views(one, one, one)).unwrap();
+                    assert!(same(per[0], s1.loss), "{per:?} vs {s1:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn backend_all_lists_hardware_then_emulated_backends() {
+    use triplet_simd::Isa;
+    let all: Vec<Isa> = Backend::all().map(|b| b.isa()).collect();
+    let hw: Vec<Isa> = Isa::available().collect();
+    assert_eq!(&all[..hw.len()], &hw[..]);
+    assert_eq!(
+        &all[hw.len()..],
+        &[Isa::Emulated128, Isa::Emulated256, Isa::Emulated512]
+    );
+    assert!(hw.contains(&Isa::Scalar));
 }

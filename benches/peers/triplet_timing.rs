@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use triplet_simd::{GradMode, Reduction, Rows, RowsMut, TripletGrads, TripletLoss, Upstream};
+use triplet_simd::{Reduction, TripletGrads, TripletLoss, Triplets};
 
 fn read(path: &str) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -35,19 +35,9 @@ fn main() {
     let (mut ga, mut gp, mut gn) = (vec![0.0; n * d], vec![0.0; n * d], vec![0.0; n * d]);
     let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
     let mut call = || {
-        let v = |x| Rows::dense(x, n, d).unwrap();
         loss.forward_backward(
-            v(black_box(&a)),
-            v(black_box(&p)),
-            v(black_box(&neg)),
-            None,
-            Upstream::Scalar(1.0),
-            TripletGrads::Separate {
-                anchor: Some(RowsMut::dense(&mut ga, n, d).unwrap()),
-                positive: Some(RowsMut::dense(&mut gp, n, d).unwrap()),
-                negative: Some(RowsMut::dense(&mut gn, n, d).unwrap()),
-            },
-            GradMode::Overwrite,
+            Triplets::dense(black_box(&a), black_box(&p), black_box(&neg), d),
+            TripletGrads::separate(&mut ga, &mut gp, &mut gn),
         )
         .unwrap()
         .loss

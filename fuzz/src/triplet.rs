@@ -23,11 +23,12 @@
 
 use triplet_simd::{
     Backend, Distance, Error, GradMode, Reduction, Rows, RowsMut, TripletGrads, TripletLoss,
-    TripletStats, Upstream, reference,
+    TripletStats, Triplets, Upstream, reference,
 };
 
 use crate::{
-    CAP, Input, ViewSpec, backends, check_result, check_same_slice, out_buffer, same, same_error,
+    CAP, Input, TripletExt, ViewSpec, backends, check_result, check_same_slice, out_buffer, same,
+    same_error,
 };
 
 pub(crate) const U: f64 = f32::EPSILON as f64 / 2.0; // unit roundoff of f32
@@ -118,6 +119,7 @@ impl Settings {
             v.push(Error::InvalidParameter {
                 name: "margin",
                 value: self.margin,
+                rule: "",
             });
         }
         if let Distance::EpsOnDiff(e) | Distance::EpsInSqrt(e) = self.distance
@@ -126,6 +128,7 @@ impl Settings {
             v.push(Error::InvalidParameter {
                 name: "eps",
                 value: e,
+                rule: "",
             });
         }
         v
@@ -379,27 +382,21 @@ impl Case {
                     let negative = views.pop().unwrap();
                     let positive = views.pop().unwrap();
                     let anchor = views.pop().unwrap();
-                    TripletGrads::Separate {
-                        anchor,
-                        positive,
-                        negative,
-                    }
+                    TripletGrads::views(anchor, positive, negative)
                 }
                 GradSpec::Interleaved(_) => {
-                    TripletGrads::Interleaved(views.pop().unwrap().unwrap())
+                    TripletGrads::interleaved_view(views.pop().unwrap().unwrap())
                 }
             };
-            loss.forward_backward(
-                v[0],
-                v[1],
-                v[2],
+            loss.fused(
+                Triplets::views(v[0], v[1], v[2]),
                 losses.as_deref_mut(),
                 self.upstream.get(),
                 grads,
                 self.mode,
             )
         } else {
-            loss.forward(v[0], v[1], v[2], losses.as_deref_mut())
+            loss.fwd(Triplets::views(v[0], v[1], v[2]), losses.as_deref_mut())
         };
         Outcome {
             name,
@@ -428,10 +425,10 @@ impl Case {
                     }
                 }
                 GradSpec::Interleaved(g) => match n.checked_mul(3) {
-                    None => e.push(Error::SizeOverflow {
-                        rows: n,
-                        stride: 3,
-                        dim,
+                    None => e.push(Error::CountOverflow {
+                        what: "",
+                        count: n,
+                        factor: 3,
                     }),
                     Some(three) => e.extend(shape_mismatch((three, dim), g.rows, g.dim)),
                 },
@@ -645,7 +642,7 @@ pub fn run(data: &[u8]) {
             let mut l = vec![f32::NAN; n];
             let r = settings
                 .loss(Reduction::None, Some(be))
-                .forward(a, p, nv, Some(&mut l));
+                .fwd(Triplets::views(a, p, nv), Some(&mut l));
             assert!(
                 r.is_ok(),
                 "Reduction::None forward failed: {r:?}; {}",

@@ -19,14 +19,16 @@
 //! view.
 
 use triplet_simd::{
-    Error, GradMode, Reduction, Rows, RowsMut, TripletGrads, TripletLoss, reference,
+    Error, GradMode, Reduction, Rows, RowsMut, TripletGrads, TripletLoss, Triplets, reference,
 };
 
 use crate::triplet::{
     Outcome, Settings, UpSpec, check_oracle, check_reduction, check_same_outcome, check_untouched,
     loss_buffer_violations, same_res, shape_mismatch,
 };
-use crate::{CAP, Input, ViewSpec, backends, check_result, check_same_slice, out_buffer, same};
+use crate::{
+    CAP, Input, TripletExt, ViewSpec, backends, check_result, check_same_slice, out_buffer, same,
+};
 
 struct Case {
     settings: Settings,
@@ -47,15 +49,14 @@ impl Case {
             _ => None,
         };
         let res = match (&self.grad, g.as_mut()) {
-            (Some(s), Some(g)) => loss.forward_backward_indexed(
-                e,
-                &self.triplets,
+            (Some(s), Some(g)) => loss.fused(
+                Triplets::indexed(e, &self.triplets),
                 losses.as_deref_mut(),
                 self.upstream.get(),
-                s.view_mut(g).unwrap(),
+                TripletGrads::matrix_view(s.view_mut(g).unwrap()),
                 self.mode,
             ),
-            _ => loss.forward_indexed(e, &self.triplets, losses.as_deref_mut()),
+            _ => loss.fwd(Triplets::indexed(e, &self.triplets), losses.as_deref_mut()),
         };
         Outcome {
             name,
@@ -262,7 +263,10 @@ pub fn run(data: &[u8]) {
     ];
     let loss = settings.loss(settings.reduction, Some(be));
     let mut losses = case.losses.clone();
-    let fwd = loss.forward(views[0], views[1], views[2], losses.as_deref_mut());
+    let fwd = loss.fwd(
+        Triplets::views(views[0], views[1], views[2]),
+        losses.as_deref_mut(),
+    );
     assert!(
         same_res(&fwd, &first.res) && same_opt(&losses, &first.losses),
         "forward on the gathered rows gave {fwd:?} (losses {losses:?}), the indexed call {:?} (losses {:?}); {}",
@@ -275,12 +279,9 @@ pub fn run(data: &[u8]) {
         Some(l) => l.clone(),
         None => {
             let mut l = vec![f32::NAN; t];
-            let r = settings.loss(Reduction::None, Some(be)).forward(
-                views[0],
-                views[1],
-                views[2],
-                Some(&mut l),
-            );
+            let r = settings
+                .loss(Reduction::None, Some(be))
+                .fwd(Triplets::views(views[0], views[1], views[2]), Some(&mut l));
             assert!(
                 r.is_ok(),
                 "Reduction::None forward failed: {r:?}; {}",
@@ -321,17 +322,15 @@ pub fn run(data: &[u8]) {
     let mut sep_losses = vec![f32::NAN; t];
     let sep_res = {
         let [s0, s1, s2] = &mut sep;
-        loss.forward_backward(
-            views[0],
-            views[1],
-            views[2],
+        loss.fused(
+            Triplets::views(views[0], views[1], views[2]),
             Some(&mut sep_losses),
             case.upstream.get(),
-            TripletGrads::Separate {
-                anchor: Some(RowsMut::dense(s0, t, dim).unwrap()),
-                positive: Some(RowsMut::dense(s1, t, dim).unwrap()),
-                negative: Some(RowsMut::dense(s2, t, dim).unwrap()),
-            },
+            TripletGrads::views(
+                Some(RowsMut::dense(s0, t, dim).unwrap()),
+                Some(RowsMut::dense(s1, t, dim).unwrap()),
+                Some(RowsMut::dense(s2, t, dim).unwrap()),
+            ),
             GradMode::Overwrite,
         )
     };

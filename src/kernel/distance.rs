@@ -3,7 +3,7 @@
 use pulp::{Simd, WithSimd};
 
 use super::{LANES, by_width, fold, load, splat_first, sqrt};
-use crate::Rows;
+use crate::rows::Rows;
 
 /// `Σ (a_i − b_i)²` in the crate's fixed order (see the module docs of `kernel`).
 #[inline(always)]

@@ -4,8 +4,8 @@ use pulp::{Simd, WithSimd};
 
 use super::combine;
 use super::distance::sq_l2;
-use crate::loss::GradMode;
-use crate::{Rows, RowsMut};
+use crate::options::GradMode;
+use crate::rows::{Rows, RowsMut};
 
 /// `out = c·(x − y)` (overwrite) or `out = out + c·(x − y)` (accumulate: one rounding for the product, one
 /// for the sum, so accumulating equals adding the overwritten value).

@@ -42,10 +42,15 @@ pub(crate) use by_width;
 
 /// `o + g` (accumulate) or `g` (overwrite).
 #[inline(always)]
-pub(crate) fn combine<S: Simd>(simd: S, mode: crate::GradMode, o: S::f32s, g: S::f32s) -> S::f32s {
+pub(crate) fn combine<S: Simd>(
+    simd: S,
+    mode: crate::options::GradMode,
+    o: S::f32s,
+    g: S::f32s,
+) -> S::f32s {
     match mode {
-        crate::GradMode::Overwrite => g,
-        crate::GradMode::Accumulate => simd.add_f32s(o, g),
+        crate::options::GradMode::Overwrite => g,
+        crate::options::GradMode::Accumulate => simd.add_f32s(o, g),
     }
 }
 

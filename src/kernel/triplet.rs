@@ -6,9 +6,8 @@ use pulp::{Simd, WithSimd};
 use super::distance::sums;
 use super::loss::Weights;
 use super::{combine, load};
-use crate::loss::GradMode;
-use crate::triplet::Distance;
-use crate::{Rows, RowsMut};
+use crate::options::{Distance, GradMode};
+use crate::rows::{Rows, RowsMut};
 
 /// The validated loss settings the kernel needs.
 #[derive(Clone, Copy)]
@@ -33,6 +32,13 @@ impl<'a> Source<'a> {
         match self {
             Source::Views(v) => v[0].rows(),
             Source::Indexed(_, t) => t.len(),
+        }
+    }
+    /// The row length.
+    pub(crate) fn dim(&self) -> usize {
+        match self {
+            Source::Views(v) => v[0].dim(),
+            Source::Indexed(m, _) => m.dim(),
         }
     }
     #[inline(always)]
@@ -71,6 +77,8 @@ struct Eval {
     d_an: f32,
     /// The negative distance used: `d(a, n)`, or `d(p, n)` when the swap was taken.
     d_neg: f32,
+    /// The violation `d_ap − d_neg + margin`.
+    v: f32,
     swapped: bool,
     /// The triplet's loss (NaN for a NaN triplet).
     loss: f32,
@@ -114,6 +122,7 @@ fn evaluate<S: Simd>(simd: S, cfg: &Config, x: [&[f32]; 3]) -> Eval {
         d_ap,
         d_an,
         d_neg,
+        v,
         swapped,
         loss,
         active,
@@ -310,12 +319,23 @@ pub(crate) struct Triplet<'a, 'g> {
     pub weight: Weights<'a>,
     pub sink: Sink<'g>,
     pub mode: GradMode,
+    pub diag: Diag<'g>,
+}
+
+/// Optional per-triplet outputs: `d(a, p)`, the negative distance used and `v` (`f32`), then whether
+/// the triplet was active and whether its swap was taken.
+#[derive(Default)]
+pub(crate) struct Diag<'g> {
+    pub values: [Option<&'g mut [f32]>; 3],
+    pub flags: [Option<&'g mut [bool]>; 2],
 }
 
 /// Raw sums of one pass.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Totals {
     pub loss: f64,
+    /// `Σ wᵢ·lossᵢ`, only for per-item weights (0 otherwise).
+    pub weighted: f64,
     pub active: usize,
     pub d_ap: f64,
     pub d_an: f64,
@@ -332,6 +352,7 @@ impl WithSimd for Triplet<'_, '_> {
             weight,
             mut sink,
             mode,
+            mut diag,
         } = self;
         let mut t = Totals::default();
         if let Sink::Indexed(g) = &mut sink
@@ -356,6 +377,21 @@ impl WithSimd for Triplet<'_, '_> {
                 t.d_an += f64::from(ev.d_an);
                 if let Some(l) = losses.as_deref_mut() {
                     l[i] = ev.loss;
+                }
+                if let Weights::Each(w) = weight {
+                    t.weighted += f64::from(w[i]) * f64::from(ev.loss);
+                }
+                let [dap, dneg, v] = &mut diag.values;
+                for (out, x) in [(dap, ev.d_ap), (dneg, ev.d_neg), (v, ev.v)] {
+                    if let Some(o) = out.as_deref_mut() {
+                        o[i] = x;
+                    }
+                }
+                let [act, sw] = &mut diag.flags;
+                for (out, x) in [(act, ev.active), (sw, ev.swapped)] {
+                    if let Some(o) = out.as_deref_mut() {
+                        o[i] = x;
+                    }
                 }
                 Some((i, x, ev))
             } else {

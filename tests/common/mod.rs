@@ -144,3 +144,50 @@ pub fn within_bound(fast: f32, exact: f64, n: usize) -> bool {
     }
     ((fast as f64) - exact).abs() <= bound
 }
+
+/// Every option of a triplet call as arguments, through the call object: the property tests vary
+/// them all at once.
+pub trait TripletExt {
+    /// `call(t)` with optional per-triplet losses, an upstream, gradients and a mode, run.
+    fn fused<'o>(
+        &self,
+        t: triplet_simd::Triplets<'_>,
+        losses: Option<&'o mut [f32]>,
+        upstream: triplet_simd::Upstream<'o>,
+        grads: triplet_simd::TripletGrads<'o>,
+        mode: triplet_simd::GradMode,
+    ) -> Result<triplet_simd::TripletStats, triplet_simd::Error>;
+    /// A forward call with optional per-triplet losses.
+    fn fwd(
+        &self,
+        t: triplet_simd::Triplets<'_>,
+        losses: Option<&mut [f32]>,
+    ) -> Result<triplet_simd::TripletStats, triplet_simd::Error>;
+}
+
+impl TripletExt for triplet_simd::TripletLoss {
+    fn fused<'o>(
+        &self,
+        t: triplet_simd::Triplets<'_>,
+        losses: Option<&'o mut [f32]>,
+        upstream: triplet_simd::Upstream<'o>,
+        grads: triplet_simd::TripletGrads<'o>,
+        mode: triplet_simd::GradMode,
+    ) -> Result<triplet_simd::TripletStats, triplet_simd::Error> {
+        let c = self.call(t).upstream(upstream).grads(grads).mode(mode);
+        match losses {
+            Some(l) => c.losses(l).run(),
+            None => c.run(),
+        }
+    }
+    fn fwd(
+        &self,
+        t: triplet_simd::Triplets<'_>,
+        losses: Option<&mut [f32]>,
+    ) -> Result<triplet_simd::TripletStats, triplet_simd::Error> {
+        match losses {
+            Some(l) => self.call(t).losses(l).run(),
+            None => self.forward(t),
+        }
+    }
+}
