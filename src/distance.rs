@@ -72,6 +72,15 @@ impl Backend {
     ///
     /// # Errors
     /// As [`Backend::sq_l2_rows`].
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{Backend, Rows};
+    /// let (a, b) = ([0.0, 0.0, 1.0, 1.0], [3.0, 4.0, 1.0, 1.0]);
+    /// let mut out = [0.0; 2];
+    /// Backend::detect().l2_rows(Rows::dense(&a, 2, 2)?, Rows::dense(&b, 2, 2)?, &mut out)?;
+    /// assert_eq!(out, [5.0, 0.0]);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     #[inline(always)]
     pub fn l2_rows(&self, a: Rows<'_>, b: Rows<'_>, out: &mut [f32]) -> Result<(), Error> {
         self.rows(a, b, out, true)
@@ -105,6 +114,15 @@ impl Backend {
     ///
     /// # Errors
     /// As [`Backend::sq_l2_one_to_many`].
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{Backend, Rows};
+    /// let db = [3.0, 4.0, 0.0, 1.0];
+    /// let mut out = [0.0; 2];
+    /// Backend::detect().l2_one_to_many(&[0.0, 0.0], Rows::dense(&db, 2, 2)?, &mut out)?;
+    /// assert_eq!(out, [5.0, 1.0]);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     #[inline(always)]
     pub fn l2_one_to_many(
         &self,

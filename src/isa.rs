@@ -11,6 +11,17 @@ use crate::Error;
 /// Every backend computes the same bits (see the crate docs on determinism); they differ only in speed.
 /// The three `Emulated*` backends run the 4-, 8- and 16-lane vector logic in portable code on any CPU:
 /// they are slow and exist to prove that the lane width does not change a result.
+/// # Examples
+/// ```
+/// use triplet_simd::Isa;
+/// // The hardware backends this CPU runs, widest first; scalar is always there.
+/// let here: Vec<Isa> = Isa::available().collect();
+/// assert_eq!(here.last(), Some(&Isa::Scalar));
+/// assert!(here.contains(&Isa::detect()));
+/// assert!(Isa::Emulated512.is_available()); // the emulated widths run everywhere
+/// assert_eq!(Isa::ALL.len(), 7);
+/// assert_eq!(Isa::Avx2.name(), "avx2");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Isa {
@@ -32,6 +43,7 @@ pub enum Isa {
 
 impl Isa {
     /// Every backend this crate knows, in order of preference for the hardware ones.
+    /// See the example of [`Isa`].
     pub const ALL: [Isa; 7] = [
         Isa::Avx512,
         Isa::Avx2,
@@ -45,22 +57,26 @@ impl Isa {
     /// The backend the default (free-function) path uses on this CPU: the widest one available.
     /// Detection runs once; pulp caches it in a static (from `std`'s detection, or from CPUID without
     /// `std`), so asking again costs one atomic load.
+    /// See the example of [`Isa`].
     pub fn detect() -> Isa {
         Backend::detect().isa()
     }
 
     /// Whether this CPU (and this build) can run the backend.
+    /// See the example of [`Isa`].
     pub fn is_available(self) -> bool {
         Backend::new(self).is_ok()
     }
 
     /// The hardware backends this CPU can run, widest first, always ending with [`Isa::Scalar`].
     /// (The emulated backends run everywhere and are not listed.)
+    /// See the example of [`Isa`].
     pub fn available() -> impl Iterator<Item = Isa> {
         Isa::ALL[..4].iter().copied().filter(|i| i.is_available())
     }
 
     /// A short name: `"scalar"`, `"avx2"`, `"avx512"`, `"neon"`, `"emulated128"`, ….
+    /// See the example of [`Isa`].
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
@@ -102,6 +118,16 @@ enum Token {
 ///
 /// Build one with [`Backend::new`] to force an instruction set (for tests and benchmarks) or take
 /// [`Backend::detect`]; the crate's free functions use the latter.
+/// # Examples
+/// ```
+/// use triplet_simd::{Backend, Isa};
+/// let b = Backend::detect(); // hold it outside a loop of short calls
+/// assert_eq!(b.isa(), Isa::detect());
+/// let x = [1.0, 2.0, 3.0];
+/// let forced = Backend::new(Isa::Scalar)?;
+/// assert_eq!(forced.sq_l2(&x, &[1.0, 2.0, 5.0])?, b.sq_l2(&x, &[1.0, 2.0, 5.0])?);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Backend {
     token: Token,
@@ -163,6 +189,7 @@ impl Backend {
     }
 
     /// The backend of the default path: the widest this CPU runs ([`Isa::detect`]).
+    /// See the example of [`Backend`].
     #[inline(always)]
     pub fn detect() -> Backend {
         // The same order of preference as `Token::Auto` in `run` (kept separate: building the token
@@ -187,6 +214,7 @@ impl Backend {
     }
 
     /// Which instruction set this backend runs.
+    /// See the example of [`Backend`].
     pub fn isa(&self) -> Isa {
         match self.token {
             Token::Auto => Backend::detect().isa(),

@@ -41,6 +41,10 @@
 //! `64 / W` vector accumulators, so the lane width changes the speed and never the rounding. Square roots
 //! are IEEE (correctly rounded); sums over rows and triplets are taken in `f64` in order.
 //!
+//! # Definitions
+//! The [`semantics`] page is the definition of record: the formulas, the edge cases and which peer each
+//! option matches (the same text as `docs/SEMANTICS.md` in the package).
+//!
 //! # Accuracy
 //! The [`reference`](mod@reference) module is the `f64` oracle; [`reference::sq_l2_bound`] states how
 //! far the fast path may be from it.

@@ -7,6 +7,17 @@ use crate::options::GradMode;
 use crate::rows::{Rows, RowsMut};
 
 /// How per-item losses are combined (the [definitions](crate::semantics), "Reductions").
+/// # Examples
+/// ```
+/// use triplet_simd::{Reduction, Rows, SquaredError};
+/// let (a, b) = (Rows::dense(&[1.0, 3.0], 2, 1)?, Rows::dense(&[0.0, 0.0], 2, 1)?); // losses 1 and 9
+/// let l = |r| SquaredError::sum_of_squares().reduction(r).forward(a, b, None);
+/// assert_eq!((l(Reduction::Sum)?, l(Reduction::Mean)?), (10.0, 5.0));
+/// let mut per_row = [0.0; 2];
+/// let total = SquaredError::sum_of_squares().reduction(Reduction::None).forward(a, b, Some(&mut per_row))?;
+/// assert_eq!((per_row, total), ([1.0, 9.0], 10.0));
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Reduction {
     /// No reduction: per-item losses go into a caller buffer; the returned value is their sum.
@@ -22,6 +33,18 @@ pub enum Reduction {
 }
 
 /// The gradient of the final loss with respect to this loss's output (PyTorch's `grad_output`).
+/// # Examples
+/// ```
+/// use triplet_simd::{GradMode, Reduction, Rows, RowsMut, SquaredError, Upstream};
+/// let (a, b) = (Rows::dense(&[1.0, 1.0], 2, 1)?, Rows::dense(&[0.0, 0.0], 2, 1)?);
+/// let mut g = [0.0; 2];
+/// let mut per_row = [0.0; 2];
+/// SquaredError::sum_of_squares().reduction(Reduction::None).forward_backward(
+///     a, b, Some(&mut per_row), Upstream::PerItem(&[1.0, 0.5]),
+///     Some(RowsMut::dense(&mut g, 2, 1)?), None, GradMode::Overwrite)?;
+/// assert_eq!(g, [2.0, 1.0]); // gᵢ·2(a − b)
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Upstream<'a> {
     /// One value for the reduced loss (or for every item with [`Reduction::None`]); usually `1.0`.
@@ -132,6 +155,15 @@ const GRADS: [Which; 2] = [
 ];
 
 /// Which squared-error loss: per row `Σ(a − b)²` or `Σ(a − b)² / D`.
+/// # Examples
+/// ```
+/// use triplet_simd::{Rows, SquaredError, SquaredErrorKind};
+/// let (a, b) = (Rows::dense(&[1.0, 2.0, 3.0], 1, 3)?, Rows::dense(&[1.1, 2.0, 3.3], 1, 3)?);
+/// let sos = SquaredError::new(SquaredErrorKind::SumOfSquares).forward(a, b, None)?;
+/// let mse = SquaredError::new(SquaredErrorKind::Mse).forward(a, b, None)?;
+/// assert!((sos - 0.1).abs() < 1e-6 && (mse - 0.1 / 3.0).abs() < 1e-6);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SquaredErrorKind {
     /// The design document's "L2-norm loss" `Σ(a − b)²`; gradient `2(a − b)` w.r.t. `a`.
@@ -165,14 +197,17 @@ pub struct SquaredError {
 
 impl SquaredError {
     /// The sum-of-squares loss, reduced with [`Reduction::Mean`] on the detected backend.
+    /// See the examples of [`SquaredErrorKind`] and [`SquaredError`].
     pub fn sum_of_squares() -> Self {
         Self::new(SquaredErrorKind::SumOfSquares)
     }
     /// The MSE loss, reduced with [`Reduction::Mean`] on the detected backend.
+    /// See the examples of [`SquaredErrorKind`] and [`SquaredError`].
     pub fn mse() -> Self {
         Self::new(SquaredErrorKind::Mse)
     }
     /// The given loss, reduced with [`Reduction::Mean`] on the detected backend.
+    /// See the examples of [`SquaredErrorKind`] and [`SquaredError`].
     pub fn new(kind: SquaredErrorKind) -> Self {
         Self {
             kind,
@@ -181,10 +216,21 @@ impl SquaredError {
         }
     }
     /// The reduction over rows.
+    /// See the example of [`Reduction`].
     pub fn reduction(self, reduction: Reduction) -> Self {
         Self { reduction, ..self }
     }
     /// Runs on this backend instead of the detected one.
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{Backend, Rows, SquaredError};
+    /// let (a, b) = (Rows::dense(&[0.3; 70], 1, 70)?, Rows::dense(&[0.1; 70], 1, 70)?);
+    /// let want = SquaredError::mse().forward(a, b, None)?;
+    /// for be in Backend::all() {
+    ///     assert_eq!(SquaredError::mse().backend(be).forward(a, b, None)?.to_bits(), want.to_bits());
+    /// }
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn backend(self, backend: Backend) -> Self {
         Self { backend, ..self }
     }
@@ -194,6 +240,7 @@ impl SquaredError {
     /// # Errors
     /// [`Error::LengthMismatch`] if `a` and `b` differ in rows or dim or `per_row` is not one value a row;
     /// [`Error::Missing`] for [`Reduction::None`] without `per_row`.
+    /// See the examples of [`Reduction`] and [`SquaredError`].
     pub fn forward(
         &self,
         a: Rows<'_>,
@@ -218,6 +265,7 @@ impl SquaredError {
     /// As [`SquaredError::forward`]; also [`Error::LengthMismatch`] if a gradient view's shape differs from
     /// the inputs' or a per-item upstream has the wrong length, [`Error::Missing`] for a per-item upstream
     /// without [`Reduction::None`].
+    /// See the examples of [`Upstream`], [`GradMode`](crate::GradMode) and [`SquaredError`].
     #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &self,

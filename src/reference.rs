@@ -11,6 +11,13 @@ use crate::{Error, Rows};
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if the slices differ in length.
+/// # Examples
+/// ```
+/// // The design document's example, exactly: 0.1² + 0.3² in f64 from the f32 inputs.
+/// let d = triplet_simd::reference::sq_l2(&[1.0, 2.0, 3.0], &[1.1, 2.0, 3.3])?;
+/// assert!((d - 0.1).abs() < 1e-6);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f64, Error> {
     crate::loss::check_len("length of b", a.len(), b.len())?;
     let mut s = 0.0f64;
@@ -25,6 +32,11 @@ pub fn sq_l2(a: &[f32], b: &[f32]) -> Result<f64, Error> {
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if the slices differ in length.
+/// # Examples
+/// ```
+/// assert_eq!(triplet_simd::reference::l2(&[0.0, 0.0], &[3.0, 4.0])?, 5.0);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn l2(a: &[f32], b: &[f32]) -> Result<f64, Error> {
     sq_l2(a, b).map(|s| pulp::Scalar::new().sqrt_f64s(s))
 }
@@ -33,6 +45,15 @@ pub fn l2(a: &[f32], b: &[f32]) -> Result<f64, Error> {
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if the views differ in shape or `out` is not one value a row.
+/// # Examples
+/// ```
+/// use triplet_simd::{Rows, reference};
+/// let (a, b) = ([0.0, 1.0], [2.0, 1.0]);
+/// let mut out = [0.0f64; 2];
+/// reference::sq_l2_rows(Rows::dense(&a, 2, 1)?, Rows::dense(&b, 2, 1)?, &mut out)?;
+/// assert_eq!(out, [4.0, 0.0]);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f64]) -> Result<(), Error> {
     crate::loss::check_same_shape(crate::loss::B, a.rows(), a.dim(), b.rows(), b.dim())?;
     crate::loss::check_len("length of out", a.rows(), out.len())?;
@@ -50,6 +71,15 @@ pub fn sq_l2_rows(a: Rows<'_>, b: Rows<'_>, out: &mut [f64]) -> Result<(), Error
 /// and each term carries the rounding of `x − y` (squared: 2 units); the second part covers squares
 /// that underflow into the subnormal range. The fast result is `inf` only if `exact` (within this bound)
 /// reaches `f32::MAX`. The `l2` of the fast path is within half this relative bound plus half an ulp.
+/// # Examples
+/// ```
+/// use triplet_simd::reference;
+/// let (x, y) = (vec![0.1f32; 1000], vec![0.3f32; 1000]);
+/// let exact = reference::sq_l2(&x, &y)?;
+/// let fast = triplet_simd::sq_l2(&x, &y)?;
+/// assert!((f64::from(fast) - exact).abs() <= reference::sq_l2_bound(x.len(), exact));
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn sq_l2_bound(n: usize, exact: f64) -> f64 {
     let terms = n.div_ceil(64) as f64 + 9.0;
     terms * f64::from(f32::EPSILON / 2.0) * exact.abs() + n as f64 * f64::from(f32::from_bits(1))
@@ -61,6 +91,14 @@ pub fn sq_l2_bound(n: usize, exact: f64) -> f64 {
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if the views differ in shape or `per_row` is not one value a row.
+/// # Examples
+/// ```
+/// use triplet_simd::{Reduction, Rows, SquaredErrorKind, reference};
+/// let (a, b) = (Rows::dense(&[1.0, 2.0, 3.0], 1, 3)?, Rows::dense(&[1.1, 2.0, 3.3], 1, 3)?);
+/// let mse = reference::squared_error(SquaredErrorKind::Mse, Reduction::Mean, a, b, None)?;
+/// assert!((mse - 0.1 / 3.0).abs() < 1e-7);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn squared_error(
     kind: crate::SquaredErrorKind,
     reduction: crate::Reduction,
@@ -99,6 +137,17 @@ pub fn squared_error(
 ///
 /// # Errors
 /// As [`TripletLoss::forward`](crate::TripletLoss::forward).
+/// # Examples
+/// ```
+/// use triplet_simd::{Rows, TripletLoss, Triplets, reference};
+/// let (a, p, n) = ([1.0, 2.0, 3.0], [1.1, 2.0, 3.3], [1.0, 2.1, 3.1]);
+/// let loss = TripletLoss::new(0.2);
+/// let exact = reference::triplet_loss(&loss, Rows::dense(&a, 1, 3)?, Rows::dense(&p, 1, 3)?,
+///     Rows::dense(&n, 1, 3)?, None)?;
+/// let fast = loss.forward(Triplets::dense(&a, &p, &n, 3))?.loss;
+/// assert!((f64::from(fast) - exact).abs() < 1e-6 && (exact - 0.28).abs() < 1e-6);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn triplet_loss(
     loss: &crate::TripletLoss,
     a: Rows<'_>,

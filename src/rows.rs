@@ -79,6 +79,15 @@ fn interleaved_len_name(what: &'static str) -> &'static str {
 }
 
 /// A read-only strided view: `rows` rows of `dim` values, `stride` values apart.
+/// # Examples
+/// ```
+/// use triplet_simd::Rows;
+/// // Rows of 3 padded to a stride of 4 (the last row needs no padding).
+/// let data = [1.0, 2.0, 3.0, -1.0, 4.0, 5.0, 6.0];
+/// let v = Rows::new(&data, 2, 3, 4)?;
+/// assert_eq!(v.iter().collect::<Vec<_>>(), [&[1.0, 2.0, 3.0][..], &[4.0, 5.0, 6.0][..]]);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Rows<'a> {
     data: &'a [f32],
@@ -390,6 +399,7 @@ impl<'a> RowsMut<'a> {
     ///
     /// # Errors
     /// As [`Rows::new`].
+    /// See the example of [`RowsMut`].
     pub fn new(data: &'a mut [f32], rows: usize, dim: usize, stride: usize) -> Result<Self, Error> {
         Self::named("data", data, rows, dim, stride)
     }

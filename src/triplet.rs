@@ -82,10 +82,12 @@ enum Input<'a> {
 
 impl<'a> Triplets<'a> {
     /// Triplet `i` is row `i` of each view (the three views must have the same shape).
+    /// See the example of [`Triplets`].
     pub fn views(anchors: Rows<'a>, positives: Rows<'a>, negatives: Rows<'a>) -> Self {
         Self(Input::Views([anchors, positives, negatives]))
     }
     /// Three densely packed batches of rows of length `dim` (the same length, a whole number of rows).
+    /// See the example of [`Triplets`].
     pub fn dense(
         anchors: &'a [f32],
         positives: &'a [f32],
@@ -96,10 +98,12 @@ impl<'a> Triplets<'a> {
     }
     /// One dense interleaved buffer `[a0 p0 n0 a1 p1 n1 …]` of rows of length `dim`, as one network
     /// produces it for a batch of triplets (see [`Rows::interleaved`] for other group sizes).
+    /// See the example of [`Triplets`].
     pub fn interleaved(triplets: &'a [f32], dim: usize) -> Self {
         Self(Input::Interleaved(triplets, dim))
     }
     /// Index triplets `[a, p, n]` into the rows of one embedding matrix, as a miner produces them.
+    /// See the example of [`Triplets`].
     pub fn indexed(embeddings: Rows<'a>, triplets: &'a [[u32; 3]]) -> Self {
         Self(Input::Indexed(embeddings, triplets))
     }
@@ -186,6 +190,7 @@ enum GradsInner<'g> {
 
 impl<'g> TripletGrads<'g> {
     /// Three dense buffers, one per member, each shaped like the call's anchors (`N × dim`).
+    /// See the example of [`TripletGrads`].
     pub fn separate(
         anchor: &'g mut [f32],
         positive: &'g mut [f32],
@@ -194,6 +199,7 @@ impl<'g> TripletGrads<'g> {
         Self(GradsInner::Dense([anchor, positive, negative]))
     }
     /// One view per member, each with its own stride; `None` skips that gradient.
+    /// See the example of [`TripletGrads`].
     pub fn views(
         anchor: Option<RowsMut<'g>>,
         positive: Option<RowsMut<'g>>,
@@ -203,10 +209,21 @@ impl<'g> TripletGrads<'g> {
     }
     /// One dense buffer of `3N` rows shaped like an interleaved batch `[a0 p0 n0 a1 …]`: row `3i + k`
     /// receives member `k` of triplet `i`.
+    /// See the example of [`TripletGrads`].
     pub fn interleaved(grad: &'g mut [f32]) -> Self {
         Self(GradsInner::InterleavedDense(grad))
     }
     /// [`TripletGrads::interleaved`] into a view of `3N` rows (its own stride).
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{Rows, RowsMut, Triplets, TripletGrads, TripletLoss};
+    /// let out = [0.0, 0.0, 1.0, 0.0, 0.5, 0.0];
+    /// let mut g = [9.0f32; 3 * 3]; // 3 rows of 2, padded to 3: the pads stay untouched
+    /// TripletLoss::new(0.2).forward_backward(Triplets::interleaved(&out, 2),
+    ///     TripletGrads::interleaved_view(RowsMut::new(&mut g, 3, 2, 3)?))?;
+    /// assert_eq!(g, [-1.0, 0.0, 9.0, 2.0, 0.0, 9.0, -1.0, 0.0, 9.0]);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn interleaved_view(grad: RowsMut<'g>) -> Self {
         Self(GradsInner::Interleaved(grad))
     }
@@ -234,6 +251,16 @@ impl<'g> TripletGrads<'g> {
         Self(GradsInner::MatrixDense(grad))
     }
     /// [`TripletGrads::matrix`] into a view with its own stride.
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{Rows, RowsMut, Triplets, TripletGrads, TripletLoss};
+    /// let emb = [0.0, 0.0, 1.0, 0.0, 0.5, 0.0];
+    /// let mut g = [9.0f32; 3 * 3 - 1]; // 3 rows of 2 with stride 3
+    /// TripletLoss::new(0.2).forward_backward(Triplets::indexed(Rows::dense(&emb, 3, 2)?, &[[0, 1, 2]]),
+    ///     TripletGrads::matrix_view(RowsMut::new(&mut g, 3, 2, 3)?))?;
+    /// assert_eq!(g, [-1.0, 0.0, 9.0, 2.0, 0.0, 9.0, -1.0, 0.0]);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn matrix_view(grad: RowsMut<'g>) -> Self {
         Self(GradsInner::Matrix(grad))
     }
@@ -731,6 +758,7 @@ pub struct TripletCall<'a, 'o> {
 
 impl<'a, 'o> TripletCall<'a, 'o> {
     /// Writes each triplet's loss (required for [`Reduction::None`]).
+    /// See the example of [`TripletLoss::call`].
     pub fn losses(self, losses: &'o mut [f32]) -> Self {
         Self {
             losses: Some(losses),
@@ -739,10 +767,12 @@ impl<'a, 'o> TripletCall<'a, 'o> {
     }
     /// The upstream gradient (PyTorch's `grad_output`; default `Scalar(1.0)`). A per-item one needs
     /// [`Reduction::None`].
+    /// See the example of [`TripletLoss::call`].
     pub fn upstream(self, upstream: Upstream<'o>) -> Self {
         Self { upstream, ..self }
     }
     /// Computes the gradients into `grads` in the same pass as the loss.
+    /// See the example of [`TripletLoss::call`].
     pub fn grads(self, grads: TripletGrads<'o>) -> Self {
         Self {
             grads: Some(grads),
@@ -750,10 +780,12 @@ impl<'a, 'o> TripletCall<'a, 'o> {
         }
     }
     /// Overwrite (default) or add to the gradient buffers.
+    /// See the example of [`TripletLoss::call`].
     pub fn mode(self, mode: GradMode) -> Self {
         Self { mode, ..self }
     }
     /// Writes the per-triplet diagnostics that are set.
+    /// See the example of [`TripletLoss::call`].
     pub fn diagnostics(self, diagnostics: TripletDiagnostics<'o>) -> Self {
         Self {
             diagnostics,
@@ -779,6 +811,7 @@ impl<'a, 'o> TripletCall<'a, 'o> {
     /// - [`Error::IndexOutOfRange`] (naming the first bad triplet and index) for index triplets;
     /// - [`Error::Missing`] for [`Reduction::None`] without per-triplet losses, a per-item upstream
     ///   without [`Reduction::None`], or a gradient matrix without index triplets.
+    /// See the example of [`TripletLoss::call`].
     pub fn run(self) -> Result<TripletStats, Error> {
         let Self {
             loss,

@@ -427,7 +427,9 @@ struct Fixture {
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let text = include_str!("data/triplet_torch.txt");
+    let Some(text) = common::fixture("triplet_torch.txt") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     let mut cur: Option<Fixture> = None;
     for line in text
@@ -471,6 +473,9 @@ fn fixtures() -> Vec<Fixture> {
 #[test]
 fn pytorch_fixtures_losses_and_gradients() {
     let fx = fixtures();
+    if fx.is_empty() {
+        return; // a packaged crate without its fixtures (see common::fixture)
+    }
     assert!(fx.len() >= 60, "{} fixtures", fx.len());
     for f in &fx {
         let c = |k: &str| f.cfg[k].as_str();

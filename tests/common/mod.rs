@@ -191,3 +191,18 @@ impl TripletExt for triplet_simd::TripletLoss {
         }
     }
 }
+
+/// A committed fixture from `tests/data/`. The published package leaves the fixtures out (they are most
+/// of its size): there, and only there (a packaged crate has `.cargo_vcs_info.json`), `None` skips the
+/// test; in the repository a missing fixture is a failure.
+pub fn fixture(name: &str) -> Option<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    match std::fs::read_to_string(dir.join("tests/data").join(name)) {
+        Ok(t) => Some(t),
+        Err(_) if dir.join(".cargo_vcs_info.json").exists() => {
+            eprintln!("fixture {name} is not in the package: skipped");
+            None
+        }
+        Err(e) => panic!("tests/data/{name}: {e}"),
+    }
+}
