@@ -811,7 +811,9 @@ impl<'a, 'o> TripletCall<'a, 'o> {
     /// - [`Error::IndexOutOfRange`] (naming the first bad triplet and index) for index triplets;
     /// - [`Error::Missing`] for [`Reduction::None`] without per-triplet losses, a per-item upstream
     ///   without [`Reduction::None`], or a gradient matrix without index triplets.
-    /// See the example of [`TripletLoss::call`].
+    ///
+    /// # Examples
+    /// See [`TripletLoss::call`].
     pub fn run(self) -> Result<TripletStats, Error> {
         let Self {
             loss,
