@@ -421,7 +421,8 @@ impl ViewSpec {
             } => {
                 let mut v = Vec::new();
                 // The backing Vec<f32> is 4-aligned, so the address modulo 4 is the byte offset's.
-                if byte_offset % 4 != 0 {
+                // An empty buffer holds zero values wherever it starts: never misaligned.
+                if byte_offset % 4 != 0 && byte_len > 0 {
                     v.push(Error::Misaligned {
                         offset: byte_offset % 4,
                     });

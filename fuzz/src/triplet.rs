@@ -690,6 +690,8 @@ pub fn check_reduction(
     let total = per.iter().fold(0.0f64, |s, &l| s + f64::from(l));
     let want = match settings.reduction {
         Reduction::None | Reduction::Sum => total as f32,
+        // NaN in, NaN out, also when no triplet counts (a NaN triplet is never active).
+        _ if total.is_nan() => f32::NAN,
         Reduction::Mean if n > 0 => (total / n as f64) as f32,
         Reduction::MeanActive if active > 0 => (total / active as f64) as f32,
         _ => 0.0,
