@@ -60,6 +60,7 @@ mod error;
 mod isa;
 mod kernel;
 mod loss;
+mod normalize;
 pub mod reference;
 mod rows;
 mod triplet;
@@ -68,6 +69,10 @@ pub use distance::{l2, l2_one_to_many, l2_rows, sq_l2, sq_l2_one_to_many, sq_l2_
 pub use error::Error;
 pub use isa::{Backend, Isa};
 pub use loss::{GradMode, Reduction, SquaredError, SquaredErrorKind, Upstream};
+pub use normalize::{
+    L2_NORMALIZE_EPS, l2_normalize_rows, l2_normalize_rows_backward,
+    l2_normalize_rows_backward_in_place, l2_normalize_rows_in_place,
+};
 pub use rows::{Rows, RowsMut};
 pub use triplet::{Distance, TripletGrads, TripletLoss, TripletStats};
 
