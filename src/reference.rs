@@ -197,19 +197,26 @@ pub fn l2_normalize_rows(
 }
 
 /// The relative bound on each `y_i` (and on the norm) of [`l2_normalize_rows`](crate::l2_normalize_rows)
-/// for a row of `dim` values whose exact sum of squares is `sum_of_squares`:
+/// for a row of `dim` values whose exact sum of squares is `sum_of_squares` (`s`):
 ///
-/// `|fast − exact| ≤ bound · |exact| + 2⁻¹⁴⁹`, with `bound = (sq_l2_bound(dim, s) / s) / 2 + 2·2⁻²⁴`
+/// `|fast − exact| ≤ bound · |exact| + 2⁻¹⁴⁹`, with `bound = (e / 2 + 2·2⁻²⁴)·1.003`, `e = sq_l2_bound(dim, s) / s`
 ///
 /// (the sum of squares is within [`sq_l2_bound`] of `s`, the square root halves its relative error and
-/// adds half an ulp, the division another half; `2⁻¹⁴⁹` covers a subnormal result). It holds while
-/// `s < f32::MAX` (beyond, the fast norm is `inf` and `y` is 0). A zero row is exact (`y = 0`).
+/// adds half an ulp, the division another half; the factor covers the second-order terms, and `2⁻¹⁴⁹`
+/// a subnormal result). A zero row is exact (`y = 0`). Where underflow makes the fast sum of squares
+/// meaningless (`e > 10⁻³`, a norm below about `10⁻²¹·√dim`: with the default eps such rows are
+/// clamped), no bound is claimed: the result is `inf`. It holds while `s < f32::MAX` (beyond, the fast
+/// norm is `inf` and `y` is 0).
 pub fn l2_normalize_bound(dim: usize, sum_of_squares: f64) -> f64 {
     let u = f64::from(f32::EPSILON / 2.0);
     if sum_of_squares == 0.0 {
         return 2.0 * u;
     }
-    (sq_l2_bound(dim, sum_of_squares) / sum_of_squares / 2.0 + 2.0 * u) * (1.0 + 1e-6)
+    let e = sq_l2_bound(dim, sum_of_squares) / sum_of_squares;
+    if e > 1e-3 {
+        return f64::INFINITY;
+    }
+    (e / 2.0 + 2.0 * u) * 1.003
 }
 
 /// The gradient of row L2-normalisation in `f64`, from the same `f32` inputs as
@@ -220,10 +227,10 @@ pub fn l2_normalize_bound(dim: usize, sum_of_squares: f64) -> f64 {
 /// `γ = (⌈D/64⌉ + 9)·u` (the fixed-order dot product `t = y·dy`), `T = Σ_j |y_j·dy_j|` and
 /// `c = max(norm, eps)`,
 ///
-/// `(|y_i|·γ·T + 3u·(|dy_i| + |y_i|·(|t| + γ·T)) + D·2⁻¹⁴⁹·|y_i|) / c + 2⁻¹⁴⁹`
+/// `(|y_i|·γ·T + 3u·(|dy_i| + |y_i|·(|t| + γ·T)) + D·2⁻¹⁴⁹·|y_i| + 2⁻¹⁴⁹) / c + 2⁻¹⁴⁹`
 ///
 /// (the error of `t` carried by `y_i`, then the roundings of the fused `dy_i − y_i·t` and of the
-/// division; the last terms cover underflow). It holds while `t` and the results stay finite. Where
+/// division; the `2⁻¹⁴⁹` terms cover underflow in the dot product, the fused step and the division). It holds while `t` and the results stay finite. Where
 /// `y·dy` nearly cancels `dy` the bound is absolute, not relative: such elements are small.
 ///
 /// # Errors
@@ -267,7 +274,8 @@ pub fn l2_normalize_rows_backward(
             if let Some(b) = bound.as_deref_mut() {
                 let e = yi.abs() * gamma * t_abs
                     + 3.0 * u * (gi.abs() + yi.abs() * (t.abs() + gamma * t_abs))
-                    + dim as f64 * tiny * yi.abs();
+                    + dim as f64 * tiny * yi.abs()
+                    + tiny;
                 b[r * dim + i] = e / c * (1.0 + 1e-6) + tiny;
             }
         }
