@@ -551,6 +551,52 @@ def triplet_indexed_seeds():
     return s
 
 
+def normalize_seeds():
+    """Seeds for the `normalize` target (fuzz/src/normalize.rs)."""
+    def head(op, overwrite=True, eps_i=0, eps=None):
+        out = header() + u8(op) + u8(1 if overwrite else 0)
+        return out + (u8(eps_i) if eps is None else u8(3) + eps)
+
+    def dense_view(values, stride=None):
+        st = stride_dense() if stride is None else stride_pad(stride)
+        return view_floats(st, len_exact()) + floats(values)
+
+    same_shape = u8(0)
+    s = {}
+    # The doc example: [3, 4] -> [0.6, 0.8], a zero row stays zero; norms [5, 0].
+    s["doc_example"] = (head(0) + size(2) + size(2) + dense_view([3, 4, 0, 0]) + out_exact()
+                        + same_shape + view_floats(stride_dense(), len_exact()) + rel_independent(floats([0] * 4)))
+    # In place, strided, a NaN and an inf row among ordinary ones.
+    s["in_place_specials"] = (head(1, eps_i=1) + size(3) + size(5)
+                              + view_floats(stride_pad(2), len_exact(), offset=1)
+                              + floats([0.5, 1, 2, 3, 4]) + fspecial(NAN) + floats([1, 2, 3, 4, 5, 6])
+                              + fspecial(INF) + floats([1, 2, 3, 4, 5]) + u8(1) + out_exact())
+    # Backward on the crate's own forward, accumulate, a long row.
+    s["backward_consistent_accumulate"] = (head(2, overwrite=False) + size(3) + size(130)
+                                           + dense_view([(i % 37) - 18 for i in range(390)]) + u8(0)
+                                           + u8(0) + floats([1, 1, 1])
+                                           + same_shape + view_floats(stride_dense(), len_exact())
+                                           + rel_independent(floats([(i % 11) - 5 for i in range(390)]))
+                                           + same_shape + dense_view([0.25] * 390))
+    # Backward in place with eps = 0.5: rows below it take dy / eps.
+    s["backward_in_place_eps_branch"] = (head(3, eps_i=2) + size(2) + size(3) + dense_view([0.0625, 0, 0, 3, 4, 0])
+                                         + u8(1) + u8(0) + floats([0.0625, 5])
+                                         + same_shape + view_floats(stride_pad(1), len_exact())
+                                         + rel_independent(floats([1, 2, 3, 4, 5, 6, 7])))
+    # eps = NaN and a negative eps: InvalidParameter, nothing written.
+    s["eps_nan"] = (head(0, eps=fspecial(NAN)) + size(1) + size(3) + dense_view([1, 2, 3]) + out_exact()
+                    + same_shape + view_floats(stride_dense(), len_exact()) + rel_independent())
+    s["eps_negative_backward"] = (head(2, eps=f(-1e-12)) + size(1) + size(2) + dense_view([1, 0]) + u8(1)
+                                  + u8(0) + floats([1]) + same_shape + dense_view([1, 1]) + same_shape
+                                  + dense_view([0, 0]))
+    # norms one value short; y with another row count.
+    s["norms_too_short"] = (head(0) + size(3) + size(2) + dense_view([1] * 6) + u8(1) + out_len(2)
+                            + same_shape + view_floats(stride_dense(), len_exact()) + rel_independent())
+    s["y_rows_mismatch"] = (head(0) + size(3) + size(2) + dense_view([1] * 6) + u8(0) + u8(255) + size(2)
+                            + size(2) + view_floats(stride_dense(), len_exact()) + rel_independent())
+    return s
+
+
 def main():
     all_seeds = {
         "pair": pair_seeds(),
@@ -559,6 +605,7 @@ def main():
         "squared_error": squared_error_seeds(),
         "triplet": triplet_seeds(),
         "triplet_indexed": triplet_indexed_seeds(),
+        "normalize": normalize_seeds(),
     }
     for target, seeds in all_seeds.items():
         d = os.path.join(HERE, "seeds", target)

@@ -65,6 +65,7 @@ mod isa;
 mod kernel;
 mod loss;
 mod options;
+mod normalize;
 pub mod reference;
 mod rows;
 mod triplet;
@@ -77,6 +78,11 @@ pub use error::Error;
 pub use isa::{Backend, Isa};
 pub use loss::{Reduction, SquaredError, SquaredErrorKind, Upstream};
 pub use options::{Distance, GradMode};
+pub use loss::{Reduction, SquaredError, SquaredErrorKind, Upstream};
+pub use normalize::{
+    L2_NORMALIZE_EPS, l2_normalize_rows, l2_normalize_rows_backward,
+    l2_normalize_rows_backward_in_place, l2_normalize_rows_in_place,
+};
 pub use rows::{Rows, RowsMut};
 pub use triplet::{
     TripletCall, TripletDiagnostics, TripletGrads, TripletLoss, TripletStats, Triplets,

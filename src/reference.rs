@@ -208,3 +208,128 @@ pub fn triplet_loss(
         _ => 0.0,
     })
 }
+
+/// Row L2-normalisation in `f64`: `y_r = x_r / max(‖x_r‖, eps)` into `y` (`rows × dim`, dense), and
+/// `norms[r] = ‖x_r‖` if given; a NaN norm stays NaN (as in [`l2_normalize_rows`](crate::l2_normalize_rows)).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for an `eps` that is NaN, infinite or negative; [`Error::LengthMismatch`]
+/// if `y` is not `rows × dim` values or `norms` not one value a row.
+pub fn l2_normalize_rows(
+    x: Rows<'_>,
+    eps: f32,
+    y: &mut [f64],
+    norms: Option<&mut [f64]>,
+) -> Result<(), Error> {
+    use crate::normalize::{NORMS, check_eps, check_len};
+    check_eps(eps)?;
+    let (n, dim) = (x.rows(), x.dim());
+    check_len("length of y", n * dim, y.len())?;
+    let mut norms = norms;
+    if let Some(out) = norms.as_deref() {
+        check_len(NORMS, n, out.len())?;
+    }
+    for r in 0..n {
+        let row = x.row_unchecked(r);
+        let norm = pulp::Scalar::new().sqrt_f64s(row.iter().map(|&v| f64::from(v).powi(2)).sum());
+        if let Some(out) = norms.as_deref_mut() {
+            out[r] = norm;
+        }
+        let c = if norm <= f64::from(eps) {
+            f64::from(eps)
+        } else {
+            norm
+        };
+        for (o, &v) in y[r * dim..(r + 1) * dim].iter_mut().zip(row) {
+            *o = f64::from(v) / c;
+        }
+    }
+    Ok(())
+}
+
+/// The relative bound on each `y_i` (and on the norm) of [`l2_normalize_rows`](crate::l2_normalize_rows)
+/// for a row of `dim` values whose exact sum of squares is `sum_of_squares` (`s`):
+///
+/// `|fast − exact| ≤ bound · |exact| + 2⁻¹⁴⁹`, with `bound = (e / 2 + 2·2⁻²⁴)·1.003`, `e = sq_l2_bound(dim, s) / s`
+///
+/// (the sum of squares is within [`sq_l2_bound`] of `s`, the square root halves its relative error and
+/// adds half an ulp, the division another half; the factor covers the second-order terms, and `2⁻¹⁴⁹`
+/// a subnormal result). A zero row is exact (`y = 0`). Where underflow makes the fast sum of squares
+/// meaningless (`e > 10⁻³`, a norm below about `10⁻²¹·√dim`: with the default eps such rows are
+/// clamped), no bound is claimed: the result is `inf`. It holds while `s < f32::MAX` (beyond, the fast
+/// norm is `inf` and `y` is 0).
+pub fn l2_normalize_bound(dim: usize, sum_of_squares: f64) -> f64 {
+    let u = f64::from(f32::EPSILON / 2.0);
+    if sum_of_squares == 0.0 {
+        return 2.0 * u;
+    }
+    let e = sq_l2_bound(dim, sum_of_squares) / sum_of_squares;
+    if e > 1e-3 {
+        return f64::INFINITY;
+    }
+    (e / 2.0 + 2.0 * u) * 1.003
+}
+
+/// The gradient of row L2-normalisation in `f64`, from the same `f32` inputs as
+/// [`l2_normalize_rows_backward`](crate::l2_normalize_rows_backward): per row, `dx = dy / eps` where
+/// `norms[r] ≤ eps`, else `dx = (dy − y·(y·dy)) / norms[r]`, into `grad_x` (`rows × dim`, dense).
+///
+/// With `bound`, also the bound on `|fast − exact|` of each element: with `u = 2⁻²⁴`,
+/// `γ = (⌈D/64⌉ + 9)·u` (the fixed-order dot product `t = y·dy`), `T = Σ_j |y_j·dy_j|` and
+/// `c = max(norm, eps)`,
+///
+/// `(|y_i|·γ·T + 3u·(|dy_i| + |y_i|·(|t| + γ·T)) + D·2⁻¹⁴⁹·|y_i| + 2⁻¹⁴⁹) / c + 2⁻¹⁴⁹`
+///
+/// (the error of `t` carried by `y_i`, then the roundings of the fused `dy_i − y_i·t` and of the
+/// division; the `2⁻¹⁴⁹` terms cover underflow in the dot product, the fused step and the division). It holds while `t` and the results stay finite. Where
+/// `y·dy` nearly cancels `dy` the bound is absolute, not relative: such elements are small.
+///
+/// # Errors
+/// As [`l2_normalize_rows_backward`](crate::l2_normalize_rows_backward); also
+/// [`Error::LengthMismatch`] if `grad_x` or `bound` is not `rows × dim` values.
+pub fn l2_normalize_rows_backward(
+    y: Rows<'_>,
+    norms: &[f32],
+    grad_y: Rows<'_>,
+    eps: f32,
+    grad_x: &mut [f64],
+    bound: Option<&mut [f64]>,
+) -> Result<(), Error> {
+    use crate::normalize::{GRAD_Y, NORMS, check_eps, check_len, check_shape};
+    check_eps(eps)?;
+    let (n, dim) = (y.rows(), y.dim());
+    check_len(NORMS, n, norms.len())?;
+    check_shape(GRAD_Y, n, dim, (grad_y.rows(), grad_y.dim()))?;
+    check_len("length of grad_x", n * dim, grad_x.len())?;
+    let mut bound = bound;
+    if let Some(b) = bound.as_deref() {
+        check_len("length of bound", n * dim, b.len())?;
+    }
+    let u = f64::from(f32::EPSILON / 2.0);
+    let tiny = f64::from(f32::from_bits(1));
+    let gamma = (dim.div_ceil(64) as f64 + 9.0) * u;
+    for r in 0..n {
+        let (yr, g) = (y.row_unchecked(r), grad_y.row_unchecked(r));
+        let clamped = norms[r] <= eps;
+        let c = f64::from(if clamped { eps } else { norms[r] });
+        let (mut t, mut t_abs) = (0.0f64, 0.0f64);
+        if !clamped {
+            for (&a, &b) in yr.iter().zip(g) {
+                t += f64::from(a) * f64::from(b);
+                t_abs += (f64::from(a) * f64::from(b)).abs();
+            }
+        }
+        for i in 0..dim {
+            let (yi, gi) = (f64::from(yr[i]), f64::from(g[i]));
+            grad_x[r * dim + i] = (gi - yi * t) / c;
+            if let Some(b) = bound.as_deref_mut() {
+                let e = yi.abs() * gamma * t_abs
+                    + 3.0 * u * (gi.abs() + yi.abs() * (t.abs() + gamma * t_abs))
+                    + dim as f64 * tiny * yi.abs()
+                    + tiny;
+                b[r * dim + i] = e / c * (1.0 + 1e-6) + tiny;
+            }
+        }
+    }
+    Ok(())
+}
