@@ -842,3 +842,95 @@ fn every_error_names_what_is_wrong() {
         .unwrap_err();
     assert_eq!(msg(e), "row count of a gradient is 2 but must be 3");
 }
+
+/// The peers' fixtures (tools/mining_fixtures.py): pytorch-metric-learning's miners with its
+/// `TripletMarginLoss`, its loss with no miner (batch-all) and a port of TF Addons'
+/// `triplet_semihard_loss`, in float64 with difference-form distances, on batches where every decision
+/// has a gap of 1e-3 (no ties, no v = 0, no window boundary), so the rules coincide.
+#[test]
+fn peer_fixtures_give_the_same_triplets_loss_and_gradient() {
+    let text = include_str!("data/mining_peers.txt");
+    let mut cases = 0;
+    let mut cfg = std::collections::HashMap::new();
+    let mut fields: std::collections::HashMap<&str, Vec<f64>> = Default::default();
+    let (mut n, mut d, mut name) = (0usize, 0usize, "");
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let mut it = line.split_whitespace();
+        match it.next().unwrap() {
+            "case" => {
+                name = it.next().unwrap();
+                fields.clear();
+                cfg.clear();
+            }
+            "config" => {
+                for kv in it {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    cfg.insert(k, v);
+                }
+            }
+            "shape" => {
+                n = it.next().unwrap().parse().unwrap();
+                d = it.next().unwrap().parse().unwrap();
+            }
+            "end" => {
+                cases += 1;
+                let miner = match cfg["peer"] {
+                    "pml_batch_hard" => Miner::BatchHard,
+                    "pml_semihard" => Miner::SemiHard(SemiHardRule::PmlTripletMargin),
+                    "pml_easy_hard" => Miner::SemiHard(SemiHardRule::PmlEasyHard),
+                    "pml_all" => Miner::BatchAll,
+                    "tf_semihard" => Miner::SemiHard(SemiHardRule::TfAddons),
+                    other => panic!("unknown peer {other}"),
+                };
+                let distance = match cfg["distance"] {
+                    "squared" => Distance::SqL2,
+                    _ => Distance::Exact,
+                };
+                let reduction = match cfg["reduction"] {
+                    "mean" => Reduction::Mean,
+                    _ => Reduction::MeanActive,
+                };
+                let x: Vec<f32> = fields["x"].iter().map(|&v| v as f32).collect();
+                let labels: Vec<u32> = fields["labels"].iter().map(|&v| v as u32).collect();
+                let mut want: Vec<[u32; 3]> = fields["triplets"]
+                    .chunks(3)
+                    .map(|t| [t[0] as u32, t[1] as u32, t[2] as u32])
+                    .collect();
+                want.sort();
+                for be in backends() {
+                    let m = TripletMiner::new(miner, cfg["margin"].parse().unwrap())
+                        .distance(distance)
+                        .soft_margin(cfg["soft"] == "1")
+                        .reduction(reduction)
+                        .backend(be);
+                    let mut got = mine(&m, Rows::dense(&x, n, d).unwrap(), &labels, None);
+                    got.sort();
+                    assert_eq!(got, want, "{name} on {:?}", be.isa());
+                    let (s, g) = run_simple(&m, &x, d, &labels);
+                    let loss = fields["loss"][0];
+                    assert!(
+                        (f64::from(s.loss) - loss).abs() <= 2e-5 * (1.0 + loss.abs()),
+                        "{name}: loss {} vs {loss}",
+                        s.loss
+                    );
+                    let gw = &fields["grad"];
+                    let gmax = gw.iter().fold(1.0f64, |a, &b| a.max(b.abs()));
+                    for (i, (&a, &b)) in g.iter().zip(gw).enumerate() {
+                        assert!(
+                            (f64::from(a) - b).abs() <= 2e-5 * gmax,
+                            "{name}: grad[{i}] {a} vs {b}"
+                        );
+                    }
+                }
+            }
+            key => {
+                let vals = it.map(|v| v.parse::<f64>().unwrap()).collect();
+                fields.insert(key, vals);
+            }
+        }
+    }
+    assert!(cases >= 100, "{cases} cases");
+}
