@@ -64,8 +64,9 @@ mod error;
 mod isa;
 mod kernel;
 mod loss;
-mod options;
+mod mining;
 mod normalize;
+mod options;
 pub mod reference;
 mod rows;
 mod triplet;
@@ -77,12 +78,12 @@ pub use distance::{l2, l2_one_to_many, l2_rows, sq_l2, sq_l2_one_to_many, sq_l2_
 pub use error::Error;
 pub use isa::{Backend, Isa};
 pub use loss::{Reduction, SquaredError, SquaredErrorKind, Upstream};
-pub use options::{Distance, GradMode};
-pub use loss::{Reduction, SquaredError, SquaredErrorKind, Upstream};
+pub use mining::{Miner, MiningStats, Reference, Scratch, ScratchLen, SemiHardRule, TripletMiner};
 pub use normalize::{
     L2_NORMALIZE_EPS, l2_normalize_rows, l2_normalize_rows_backward,
     l2_normalize_rows_backward_in_place, l2_normalize_rows_in_place,
 };
+pub use options::{Distance, GradMode};
 pub use rows::{Rows, RowsMut};
 pub use triplet::{
     TripletCall, TripletDiagnostics, TripletGrads, TripletLoss, TripletStats, Triplets,

@@ -4,7 +4,7 @@
 //! [`Backend::l2_normalize_rows`].
 
 use crate::kernel::normalize::{Backward, Forward, GradIo, Io};
-use crate::loss::GradMode;
+use crate::options::GradMode;
 use crate::{Backend, Error, Rows, RowsMut};
 
 /// PyTorch's default `eps` of `F.normalize`: `1e-12`.
@@ -28,7 +28,11 @@ fn check(ok: bool, problem: Problem) -> Result<(), Error> {
             expected,
             found,
         },
-        Problem::Eps(value) => Error::InvalidParameter { name: "eps", value },
+        Problem::Eps(value) => Error::InvalidParameter {
+            name: "eps",
+            value,
+            rule: "eps must be finite and not negative",
+        },
     })
 }
 

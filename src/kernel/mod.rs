@@ -20,7 +20,9 @@ use pulp::Simd;
 
 pub(crate) mod distance;
 pub(crate) mod loss;
+pub(crate) mod mining;
 pub(crate) mod normalize;
+pub(crate) mod sum;
 pub(crate) mod triplet;
 
 /// The number of logical accumulator lanes of every reduction.

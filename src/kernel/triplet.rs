@@ -132,12 +132,12 @@ fn evaluate<S: Simd>(simd: S, cfg: &Config, x: [&[f32]; 3]) -> Eval {
 
 /// `ln(1 + e^v)` computed stably as `max(v, 0) + ln(1 + e^(−|v|))` (v not NaN). libm's functions give the
 /// same bits on every platform, with or without `std`.
-fn softplus(v: f32) -> f32 {
+pub(super) fn softplus(v: f32) -> f32 {
     v.max(0.0) + libm::log1pf(libm::expf(-v.abs()))
 }
 
 /// `1 / (1 + e^(−v))` without overflow for either sign.
-fn sigmoid(v: f32) -> f32 {
+pub(super) fn sigmoid(v: f32) -> f32 {
     if v >= 0.0 {
         1.0 / (1.0 + libm::expf(-v))
     } else {
