@@ -180,7 +180,8 @@ pub fn l2_normalize_rows(
     }
     for r in 0..n {
         let row = x.row_unchecked(r);
-        let norm = pulp::Scalar::new().sqrt_f64s(row.iter().map(|&v| f64::from(v).powi(2)).sum());
+        let norm =
+            pulp::Scalar::new().sqrt_f64s(row.iter().map(|&v| f64::from(v) * f64::from(v)).sum());
         if let Some(out) = norms.as_deref_mut() {
             out[r] = norm;
         }
