@@ -594,6 +594,10 @@ def normalize_seeds():
                             + same_shape + view_floats(stride_dense(), len_exact()) + rel_independent())
     s["y_rows_mismatch"] = (head(0) + size(3) + size(2) + dense_view([1] * 6) + u8(0) + u8(255) + size(2)
                             + size(2) + view_floats(stride_dense(), len_exact()) + rel_independent())
+    # y·dy overflows f32 (dy near f32::MAX): the gradient is inf / NaN, documented; no bound is claimed.
+    s["backward_dot_overflow"] = (head(2) + size(1) + size(2) + dense_view([1, 1]) + u8(0) + u8(0) + floats([1])
+                                  + same_shape + view_floats(stride_dense(), len_exact())
+                                  + rel_independent(floats([3e38, 3e38])) + same_shape + dense_view([0, 0]))
     return s
 
 

@@ -27,6 +27,12 @@
 //! sum-of-squares and MSE loss over rows with both gradients. Both report through [`Reduction`],
 //! [`Upstream`] and [`GradMode`] the way a framework's `backward` does.
 //!
+//! # Normalisation
+//! [`l2_normalize_rows`] is PyTorch's `F.normalize(x, p=2, dim=1, eps)` over strided rows, with the
+//! norms it divided by; [`l2_normalize_rows_backward`] takes those outputs and the upstream gradient
+//! back to the input's, so embeddings can be normalised before the triplet loss without hand-written
+//! loops. Both have in-place forms and are methods of [`Backend`] too.
+//!
 //! # Backends and dispatch
 //! Kernels are written once over [`pulp::Simd`] and run with AVX-512, AVX2+FMA, NEON or scalar code.
 //! [`Isa::detect`] picks the widest one this CPU runs (once, cached); the free functions use it.

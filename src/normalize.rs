@@ -87,6 +87,8 @@ impl Backend {
     ///   `eps = 1e-12` those rows are clamped anyway.
     /// - Overflow: a row with `‖x‖ ≥ 1.8e19` (its sum of squares exceeds `f32::MAX`) has norm `inf` and gives
     ///   `y = 0` and `dx = 0`, silently. Scale such inputs first.
+    /// - In the backward, a dot product `y·dy` beyond `f32::MAX` (an upstream gradient near `f32::MAX`)
+    ///   overflows to `±inf`, and the row's gradient becomes `±inf` or NaN.
     /// - NaN or ±inf in a row makes its norm NaN or inf: NaN in gives NaN out (for `inf`, the element itself
     ///   becomes `inf / inf = NaN`). `eps = 0` is allowed: a zero row then gives `0 / 0 = NaN`, and its
     ///   gradient `dy / 0`.

@@ -231,7 +231,8 @@ pub fn l2_normalize_rows(
     }
     for r in 0..n {
         let row = x.row_unchecked(r);
-        let norm = pulp::Scalar::new().sqrt_f64s(row.iter().map(|&v| f64::from(v).powi(2)).sum());
+        let norm =
+            pulp::Scalar::new().sqrt_f64s(row.iter().map(|&v| f64::from(v) * f64::from(v)).sum());
         if let Some(out) = norms.as_deref_mut() {
             out[r] = norm;
         }
@@ -281,8 +282,10 @@ pub fn l2_normalize_bound(dim: usize, sum_of_squares: f64) -> f64 {
 /// `(|y_i|·γ·T + 3u·(|dy_i| + |y_i|·(|t| + γ·T)) + D·2⁻¹⁴⁹·|y_i| + 2⁻¹⁴⁹) / c + 2⁻¹⁴⁹`
 ///
 /// (the error of `t` carried by `y_i`, then the roundings of the fused `dy_i − y_i·t` and of the
-/// division; the `2⁻¹⁴⁹` terms cover underflow in the dot product, the fused step and the division). It holds while `t` and the results stay finite. Where
-/// `y·dy` nearly cancels `dy` the bound is absolute, not relative: such elements are small.
+/// division; the `2⁻¹⁴⁹` terms cover underflow in the dot product, the fused step and the division).
+/// It holds while `T`, `|y_i·t|` and the results stay below `f32::MAX`: for a `y` that the forward
+/// wrote (`|y_i| ≤ 1`), unless `dy` comes near `f32::MAX`. Where `y_i·t` nearly cancels `dy_i` the
+/// bound is absolute, not relative: such elements are small.
 ///
 /// # Errors
 /// As [`l2_normalize_rows_backward`](crate::l2_normalize_rows_backward); also

@@ -784,3 +784,39 @@ fn matches_pytorch_fixtures() {
     }
     assert!(cases >= 10, "only {cases} fixture cases");
 }
+
+/// A dot product `y·dy` whose every term underflows to −0: the zero-filled lanes a wide backend loads
+/// past the end turn its −0 lanes into +0 (`fma(0, 0, −0) = +0`), so without care the sign of `t`, and
+/// then of `dx`, would depend on the width. It must not.
+#[test]
+fn zero_signs_do_not_depend_on_the_width() {
+    for d in [65usize, 66, 72, 129] {
+        let mut y = vec![1e-30f32; d];
+        let mut dy = vec![-1e-20f32; d];
+        y[64] = 1.0;
+        dy[64] = -0.0;
+        let mut first: Option<Vec<f32>> = None;
+        for be in backends() {
+            let mut dx = vec![0.0; d];
+            be.l2_normalize_rows_backward(
+                Rows::dense(&y, 1, d).unwrap(),
+                &[1.0],
+                Rows::dense(&dy, 1, d).unwrap(),
+                RowsMut::dense(&mut dx, 1, d).unwrap(),
+                L2_NORMALIZE_EPS,
+                GradMode::Overwrite,
+            )
+            .unwrap();
+            let bits: Vec<u32> = dx.iter().map(|v| v.to_bits()).collect();
+            match &first {
+                None => first = Some(dx),
+                Some(f) => assert_eq!(
+                    bits,
+                    f.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "d = {d} on {}",
+                    be.isa()
+                ),
+            }
+        }
+    }
+}
