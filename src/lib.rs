@@ -27,6 +27,13 @@
 //! sum-of-squares and MSE loss over rows with both gradients. Both report through [`Reduction`],
 //! [`Upstream`] and [`GradMode`] the way a framework's `backward` does.
 //!
+//! # Online mining
+//! [`TripletMiner`] mines triplets from labels (one `u32` per row) inside a batch, optionally with
+//! [`Reference`] rows from earlier batches: batch-hard, batch-all and three semi-hard rules
+//! ([`Miner`], [`SemiHardRule`]), either as index triplets for
+//! [`TripletLoss::forward_backward_indexed`] or fused with the reduced loss and its gradient, with
+//! [`MiningStats`]. The caller passes the scratch ([`TripletMiner::scratch_len`], [`Scratch`]).
+//!
 //! # Backends and dispatch
 //! Kernels are written once over [`pulp::Simd`] and run with AVX-512, AVX2+FMA, NEON or scalar code.
 //! [`Isa::detect`] picks the widest one this CPU runs (once, cached); the free functions use it.
