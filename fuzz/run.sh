@@ -32,7 +32,7 @@ fi
 
 ulimit -c 0
 
-targets=(pair rows one_to_many squared_error triplet triplet_indexed normalize)
+targets=(pair rows one_to_many squared_error triplet triplet_indexed normalize mining)
 failed=()
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/seeds/$t" "fuzz/artifacts/$t"

@@ -33,6 +33,13 @@
 //! back to the input's, so embeddings can be normalised before the triplet loss without hand-written
 //! loops. Both have in-place forms and are methods of [`Backend`] too.
 //!
+//! # Online mining
+//! [`TripletMiner`] mines triplets from labels (one `u32` per row) inside a batch, optionally with
+//! [`Reference`] rows from earlier batches: batch-hard, batch-all and three semi-hard rules
+//! ([`Miner`], [`SemiHardRule`]), either as index triplets for
+//! [`TripletLoss`] on [`Triplets::indexed`] or fused with the reduced loss and its gradient, with
+//! [`MiningStats`]. The caller passes the scratch ([`TripletMiner::scratch_len`], [`Scratch`]).
+//!
 //! # Backends and dispatch
 //! Kernels are written once over [`pulp::Simd`] and run with AVX-512, AVX2+FMA, NEON or scalar code.
 //! [`Isa::detect`] picks the widest one this CPU runs (once, cached); the free functions use it.

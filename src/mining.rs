@@ -80,6 +80,14 @@ pub struct Reference<'a> {
 }
 
 impl<'a> Reference<'a> {
+    /// The reference rows.
+    pub fn rows(&self) -> Rows<'a> {
+        self.rows
+    }
+    /// Their labels.
+    pub fn labels(&self) -> &'a [u32] {
+        self.labels
+    }
     /// Reference rows and one label per row.
     ///
     /// # Errors
@@ -172,6 +180,23 @@ pub struct MiningStats {
 /// `k = 2` (squared) or `1/d` (Euclidean; 0 at `d = 0` unless NaN), `w` the upstream gradient over the
 /// reduction's count; pairs in anchor order, then column order. (The same values as mining index
 /// triplets and calling the indexed triplet loss, to rounding.)
+///
+/// # Matching a peer
+/// | peer | configuration |
+/// |---|---|
+/// | PML `BatchHardMiner` + `TripletMarginLoss(m)` | [`Miner::BatchHard`], `.distance(Distance::Exact)`, [`Reduction::MeanActive`] |
+/// | PML `TripletMarginLoss(m)` with no miner | [`Miner::BatchAll`], `Exact`, `MeanActive` |
+/// | PML `TripletMarginMiner(m, "semihard")` + `TripletMarginLoss(m)` | [`SemiHardRule::PmlTripletMargin`], `Exact`, `MeanActive` |
+/// | PML `BatchEasyHardMiner()` + `TripletMarginLoss(m)` | [`SemiHardRule::PmlEasyHard`], `Exact`, `MeanActive` |
+/// | TF Addons `triplet_semihard_loss(margin, "L2")` / `"squared-L2"` | [`SemiHardRule::TfAddons`], `Exact` / `SqL2`, [`Reduction::Mean`] |
+/// | Hermans et al. batch-hard soft margin | [`Miner::BatchHard`], margin 0, `.soft_margin(true)`, `EpsInSqrt(1e-12)`, `Mean` |
+///
+/// PML's `LpDistance` normalizes the embeddings by default (`normalize_embeddings=True`): normalize
+/// the rows first to match it. PML computes distances with `torch.cdist` (a matmul form that cancels)
+/// and squared distances as `(√s)²`; this crate uses the difference form. PML's `smooth_loss` keeps the
+/// margin. The differences of SEMANTICS.md apply: ties go to the lowest row (TF splits the gradient), NaN
+/// is never dropped, TF's pairs without a negative are skipped (TF uses distance 0), no gradient at
+/// `v = 0`. `tests/data/mining_peers.txt` (from `tools/mining_fixtures.py`) checks the table's peers.
 ///
 /// # Determinism
 /// Bit-identical on every backend. Sums over anchors (loss, mean distances) are taken in `f64` in fixed

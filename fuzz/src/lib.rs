@@ -31,6 +31,7 @@
 
 use triplet_simd::{Backend, Error, Isa, Rows, RowsMut, reference};
 
+pub mod mining;
 pub mod normalize;
 pub mod one_to_many;
 pub mod pair;

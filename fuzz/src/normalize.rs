@@ -223,6 +223,7 @@ pub fn run(data: &[u8]) {
         expected.push(Error::InvalidParameter {
             name: "eps",
             value: eps,
+            rule: "",
         });
     }
     let mismatch = |expected, found| Error::LengthMismatch {
