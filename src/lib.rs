@@ -60,6 +60,7 @@ mod error;
 mod isa;
 mod kernel;
 mod loss;
+mod pairwise;
 pub mod reference;
 mod rows;
 mod triplet;
@@ -68,6 +69,7 @@ pub use distance::{l2, l2_one_to_many, l2_rows, sq_l2, sq_l2_one_to_many, sq_l2_
 pub use error::Error;
 pub use isa::{Backend, Isa};
 pub use loss::{GradMode, Reduction, SquaredError, SquaredErrorKind, Upstream};
+pub use pairwise::{l2_pairwise, l2_pairwise_self, sq_l2_pairwise, sq_l2_pairwise_self};
 pub use rows::{Rows, RowsMut};
 pub use triplet::{Distance, TripletGrads, TripletLoss, TripletStats};
 

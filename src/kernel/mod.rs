@@ -20,6 +20,7 @@ use pulp::Simd;
 
 pub(crate) mod distance;
 pub(crate) mod loss;
+pub(crate) mod pairwise;
 pub(crate) mod triplet;
 
 /// The number of logical accumulator lanes of every reduction.
