@@ -175,6 +175,10 @@ pub fn sq_l2_pairwise(x: Rows<'_>, y: Rows<'_>, out: &mut [f64]) -> Result<(), E
         dim: m,
     })?;
     crate::loss::check_len("length of out (rows of x × rows of y)", len, out.len())?;
+    if len == 0 {
+        // No loop over the rows of an `n × 0` matrix (n may be huge for rows of length 0).
+        return Ok(());
+    }
     for i in 0..n {
         for j in 0..m {
             out[i * m + j] = sq_l2(x.row_unchecked(i), y.row_unchecked(j))?;

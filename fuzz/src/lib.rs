@@ -33,6 +33,7 @@ use triplet_simd::{Backend, Error, Isa, Rows, RowsMut, reference};
 
 pub mod one_to_many;
 pub mod pair;
+pub mod pairwise;
 pub mod rows;
 pub mod squared_error;
 pub mod triplet;

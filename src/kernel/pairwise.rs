@@ -339,3 +339,77 @@ impl WithSimd for Block<'_, '_> {
         fill_block(simd, x, y, rows, metric, out, stride);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Block, Metric};
+    use crate::isa::{Backend, Isa};
+    use crate::rows::Rows;
+
+    const SENTINEL: u32 = 0x7fc0_4321;
+
+    /// `fill_block` (the miners' streaming call) of rows `3..8` of `x` against `y`, every metric:
+    /// each entry is the one-pair distance's bits, nothing outside the block is written.
+    #[test]
+    fn fill_block_writes_its_rows_only_with_the_one_pair_bits() {
+        const DIM: usize = 70;
+        const STRIDE: usize = 12;
+        let mut xb = [0.0f32; 11 * DIM];
+        let mut yb = [0.0f32; 9 * DIM];
+        for (i, v) in xb.iter_mut().enumerate() {
+            *v = ((i as f32) * 0.37).sin() * 2.0;
+        }
+        for (i, v) in yb.iter_mut().enumerate() {
+            *v = ((i as f32) * 0.11).cos() * 2.0;
+        }
+        yb[4 * DIM + 5] = f32::NAN;
+        let x = Rows::new(&xb, 11, DIM, DIM).unwrap();
+        let y = Rows::new(&yb, 9, DIM, DIM).unwrap();
+        for isa in Isa::ALL {
+            let Ok(be) = Backend::new(isa) else { continue };
+            for metric in [Metric::SqL2, Metric::L2, Metric::L2EpsInSqrt(1e-12)] {
+                let mut out = [f32::from_bits(SENTINEL); 5 * STRIDE + 1];
+                be.run(Block {
+                    x,
+                    y,
+                    rows: 3..8,
+                    metric,
+                    out: &mut out,
+                    stride: STRIDE,
+                });
+                for (k, v) in out.iter().enumerate() {
+                    let (r, j) = (k / STRIDE, k % STRIDE);
+                    if r < 5 && j < 9 {
+                        let s = be
+                            .sq_l2(x.row_unchecked(3 + r), y.row_unchecked(j))
+                            .unwrap();
+                        let want = match metric {
+                            Metric::SqL2 => s,
+                            Metric::L2 => {
+                                be.l2(x.row_unchecked(3 + r), y.row_unchecked(j)).unwrap()
+                            }
+                            Metric::L2EpsInSqrt(e) => crate::kernel::sqrt(s + e),
+                        };
+                        assert!(
+                            v.to_bits() == want.to_bits() || (v.is_nan() && want.is_nan()),
+                            "{isa} {metric:?} [{r}][{j}]: {v} vs {want}"
+                        );
+                    } else {
+                        assert_eq!(v.to_bits(), SENTINEL, "{isa}: value {k} written");
+                    }
+                }
+                // An empty block writes nothing.
+                let mut none = [f32::from_bits(SENTINEL); 4];
+                be.run(Block {
+                    x,
+                    y,
+                    rows: 5..5,
+                    metric,
+                    out: &mut none,
+                    stride: STRIDE,
+                });
+                assert!(none.iter().all(|v| v.to_bits() == SENTINEL));
+            }
+        }
+    }
+}
