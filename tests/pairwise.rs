@@ -153,10 +153,17 @@ fn every_entry_is_the_one_pair_function_on_every_backend() {
     }
 }
 
-/// Larger matrices: many full tiles and every edge tile shape.
+/// Larger matrices: many full tiles, every edge tile shape, and (at dim 300: 12 rows a chunk) several
+/// chunks of y with a partial last one.
 #[test]
 fn larger_matrices_agree_across_backends() {
-    for &(n, m, dim) in &[(33, 17, 64), (18, 31, 100), (40, 40, 9), (13, 26, 130)] {
+    for &(n, m, dim) in &[
+        (33, 17, 64),
+        (18, 31, 100),
+        (40, 40, 9),
+        (13, 26, 130),
+        (37, 23, 300),
+    ] {
         let (bx, by) = (values(n * dim, 1), values(m * dim, 2));
         check_all(
             Rows::dense(&bx, n, dim).unwrap(),

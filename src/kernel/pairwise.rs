@@ -19,9 +19,23 @@
 //! with the diagonal `sq_l2(x_i, x_i)`, which is `+0` for a finite row.
 //!
 //! # Fold
-//! Each pair's `K` accumulators are folded by [`fold`], the one tree of the crate. The tile's pairs are
-//! folded back to back (their between-vector adds are independent, so they overlap in the pipeline);
-//! the last vector of each pair is reduced by pulp's `reduce_sum_f32s`, as in the one-pair kernel.
+//! Each pair's `K` accumulators are folded by the crate's one tree (`kernel::fold`: `acc[j] +=
+//! acc[j + h]` for `h = K/2, …, 1`, then pulp's `reduce_sum_f32s` inside the last vector). The columns
+//! are computed in bit-reversed order of `j` (0, 4, 2, 6, 1, 5, 3, 7 for `K = 8`), so each addition of
+//! the tree is done as soon as both of its operands exist: the same additions with the same operands,
+//! interleaved with the columns, keeping few partial sums live. The last step is one `reduce_sum_f32s`
+//! per pair; LLVM already merges the final adds of several pairs into one vector add on AVX2. A
+//! hand-written transpose of 8 pairs' vectors would need the backend's shuffles, which the generic
+//! `Simd` trait does not offer (pulp's `deinterleave_shfl_f32s` for 8 vectors goes through memory).
+//!
+//! # Cache
+//! The columns of `y` are swept in chunks of about 16 KiB of rows: every row tile of `x` passes over
+//! one chunk (which stays in L1) before the next chunk starts.
+//!
+//! # Cost
+//! Per pair and element: one subtraction and one FMA (the difference form; a matmul form would need
+//! only the FMA but cancels), loads shared by the tile (`(TX + TY) / (TX·TY)` = 0.75 per pair-vector),
+//! and per pair `K − 1` vector additions and a horizontal sum for the fold.
 
 use core::ops::Range;
 
@@ -226,25 +240,39 @@ pub(crate) fn fill_block<S: Simd>(
         return;
     }
     debug_assert!(out.len() >= (r1 - r0 - 1) * stride + m);
-    let mut i0 = r0;
-    while i0 < r1 {
-        let xs = tile_rows::<TX>(x, i0, r1);
-        let ni = TX.min(r1 - i0);
-        let mut j0 = 0;
-        while j0 < m {
-            let ys = tile_rows::<TY>(y, j0, m);
-            let nj = TY.min(m - j0);
-            let t = tile(simd, xs, ys);
-            for a in 0..ni {
-                let o = &mut out[(i0 - r0 + a) * stride + j0..][..nj];
-                for b in 0..nj {
-                    o[b] = metric.finish(t[a][b]);
+    let ch = chunk_rows(y.dim());
+    let mut c0 = 0;
+    while c0 < m {
+        let c1 = m.min(c0 + ch);
+        let mut i0 = r0;
+        while i0 < r1 {
+            let xs = tile_rows::<TX>(x, i0, r1);
+            let ni = TX.min(r1 - i0);
+            let mut j0 = c0;
+            while j0 < c1 {
+                let ys = tile_rows::<TY>(y, j0, m);
+                let nj = TY.min(m - j0);
+                let t = tile(simd, xs, ys);
+                for a in 0..ni {
+                    let o = &mut out[(i0 - r0 + a) * stride + j0..][..nj];
+                    for b in 0..nj {
+                        o[b] = metric.finish(t[a][b]);
+                    }
                 }
+                j0 += TY;
             }
-            j0 += TY;
+            i0 += TX;
         }
-        i0 += TX;
+        c0 = c1;
     }
+}
+
+/// Rows of `y` per chunk: the tiles of every row tile of `x` sweep one chunk of `y` (about 16 KiB, so
+/// it stays in L1 while the rows of `x` stream past it), then the next. A multiple of `TY`.
+#[inline(always)]
+fn chunk_rows(dim: usize) -> usize {
+    let rows = 4096 / dim.max(1);
+    (rows - rows % TY).max(TY)
 }
 
 /// Writes `metric(d(x_i, x_j))` for every pair into `out` (`x.rows()` rows of `x.rows()` values,
@@ -265,27 +293,33 @@ pub(crate) fn fill_self<S: Simd>(
         return;
     }
     debug_assert!(stride >= n && out.len() >= (n - 1) * stride + n);
-    let mut i0 = 0;
-    while i0 < n {
-        let xs = tile_rows::<TX>(x, i0, n);
-        let ni = TX.min(n - i0);
-        // The first tile column that reaches the diagonal of row i0.
-        let mut j0 = i0 - i0 % TY;
-        while j0 < n {
-            let ys = tile_rows::<TY>(x, j0, n);
-            let nj = TY.min(n - j0);
-            let t = tile(simd, xs, ys);
-            for a in 0..ni {
-                for b in 0..nj {
-                    let v = metric.finish(t[a][b]);
-                    let (i, j) = (i0 + a, j0 + b);
-                    out[i * stride + j] = v;
-                    out[j * stride + i] = v;
+    let ch = chunk_rows(x.dim());
+    let mut c0 = 0;
+    while c0 < n {
+        let c1 = n.min(c0 + ch);
+        let mut i0 = 0;
+        // Row tiles that reach the chunk's columns on or above the diagonal.
+        while i0 < c1 {
+            let xs = tile_rows::<TX>(x, i0, n);
+            let ni = TX.min(n - i0);
+            let mut j0 = c0.max(i0 - i0 % TY);
+            while j0 < c1 {
+                let ys = tile_rows::<TY>(x, j0, n);
+                let nj = TY.min(n - j0);
+                let t = tile(simd, xs, ys);
+                for a in 0..ni {
+                    for b in 0..nj {
+                        let v = metric.finish(t[a][b]);
+                        let (i, j) = (i0 + a, j0 + b);
+                        out[i * stride + j] = v;
+                        out[j * stride + i] = v;
+                    }
                 }
+                j0 += TY;
             }
-            j0 += TY;
+            i0 += TX;
         }
-        i0 += TX;
+        c0 = c1;
     }
 }
 
