@@ -413,13 +413,24 @@ fn quickcheck_every_backend_every_entry() {
 }
 
 /// Speed of the self form against the one-pair function in a loop over the same pairs (`N²/2` calls),
-/// N = 1024, D = 128, alternated; prints the medians. No assertion on time.
+/// N = 1024, D = 128 (or the dims in `PAIRWISE_DIMS`, e.g. `16,32,128`), alternated; prints the medians
+/// and minima. No assertion on time.
 /// `cargo test --release --test pairwise -- --ignored --nocapture timing`
 #[test]
 #[ignore]
 fn timing_self_form_against_one_pair_calls() {
+    // D = 128 is the workload; the smaller dims show the share of the fold.
+    let dims: Vec<usize> = match std::env::var("PAIRWISE_DIMS") {
+        Ok(v) => v.split(',').map(|d| d.trim().parse().unwrap()).collect(),
+        Err(_) => vec![128],
+    };
+    for dim in dims {
+        time_self_form(1024, dim);
+    }
+}
+
+fn time_self_form(n: usize, dim: usize) {
     use std::time::Instant;
-    let (n, dim) = (1024usize, 128usize);
     let bx = values(n * dim, 42);
     let x = Rows::dense(&bx, n, dim).unwrap();
     let be = Backend::detect();

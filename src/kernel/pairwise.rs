@@ -74,10 +74,39 @@ impl Metric {
     }
 }
 
-/// The squared distances of a tile: `out[a][b] = sq_l2(xs[a], ys[b])`. Every row has the same length.
+/// The squared distances of a tile: `out[a][b] = sq_l2(xs[a], ys[b])`. Every row has the same length,
+/// at most one vector (`W` values) when `SHORT` (chosen once per call).
 #[inline(always)]
-pub(crate) fn tile<S: Simd>(simd: S, xs: [&[f32]; TX], ys: [&[f32]; TY]) -> [[f32; TY]; TX] {
-    by_width!(S, tile_k(simd, xs, ys))
+pub(crate) fn tile<S: Simd, const SHORT: bool>(
+    simd: S,
+    xs: [&[f32]; TX],
+    ys: [&[f32]; TY],
+) -> [[f32; TY]; TX] {
+    if SHORT {
+        tile_one(simd, xs, ys)
+    } else {
+        by_width!(S, tile_k(simd, xs, ys))
+    }
+}
+
+/// [`tile`] for rows of at most one vector (`dim ≤ W`): `reduce_sum(d·d)` per pair, which is what the
+/// general path computes then (`fma(d, d, +0)` is `d·d` rounded once, and the other accumulators hold
+/// `+0`, which the fold adds exactly), as in the one-pair kernel's short path.
+#[inline(always)]
+fn tile_one<S: Simd>(simd: S, xs: [&[f32]; TX], ys: [&[f32]; TY]) -> [[f32; TY]; TX] {
+    let mut yv = [simd.splat_f32s(0.0); TY];
+    for b in 0..TY {
+        yv[b] = load(simd, ys[b]);
+    }
+    let mut out = [[0.0; TY]; TX];
+    for a in 0..TX {
+        let x = load(simd, xs[a]);
+        for b in 0..TY {
+            let d = simd.sub_f32s(x, yv[b]);
+            out[a][b] = simd.reduce_sum_f32s(simd.mul_f32s(d, d));
+        }
+    }
+    out
 }
 
 /// Runs `$body` for `$idx` in `0..$k`, written out for the vector widths' `K` (4, 8, 16) so that every
@@ -234,6 +263,23 @@ pub(crate) fn fill_block<S: Simd>(
     out: &mut [f32],
     stride: usize,
 ) {
+    if x.dim() <= S::F32_LANES {
+        block_loops::<S, true>(simd, x, y, rows, metric, out, stride);
+    } else {
+        block_loops::<S, false>(simd, x, y, rows, metric, out, stride);
+    }
+}
+
+#[inline(always)]
+fn block_loops<S: Simd, const SHORT: bool>(
+    simd: S,
+    x: Rows<'_>,
+    y: Rows<'_>,
+    rows: Range<usize>,
+    metric: Metric,
+    out: &mut [f32],
+    stride: usize,
+) {
     let (r0, r1, m) = (rows.start, rows.end, y.rows());
     debug_assert!(x.dim() == y.dim() && r0 <= r1 && r1 <= x.rows() && stride >= m);
     if r0 == r1 || m == 0 {
@@ -252,7 +298,7 @@ pub(crate) fn fill_block<S: Simd>(
             while j0 < c1 {
                 let ys = tile_rows::<TY>(y, j0, m);
                 let nj = TY.min(m - j0);
-                let t = tile(simd, xs, ys);
+                let t = tile::<S, SHORT>(simd, xs, ys);
                 for a in 0..ni {
                     let o = &mut out[(i0 - r0 + a) * stride + j0..][..nj];
                     for b in 0..nj {
@@ -288,6 +334,21 @@ pub(crate) fn fill_self<S: Simd>(
     out: &mut [f32],
     stride: usize,
 ) {
+    if x.dim() <= S::F32_LANES {
+        self_loops::<S, true>(simd, x, metric, out, stride);
+    } else {
+        self_loops::<S, false>(simd, x, metric, out, stride);
+    }
+}
+
+#[inline(always)]
+fn self_loops<S: Simd, const SHORT: bool>(
+    simd: S,
+    x: Rows<'_>,
+    metric: Metric,
+    out: &mut [f32],
+    stride: usize,
+) {
     let n = x.rows();
     if n == 0 {
         return;
@@ -306,7 +367,7 @@ pub(crate) fn fill_self<S: Simd>(
             while j0 < c1 {
                 let ys = tile_rows::<TY>(x, j0, n);
                 let nj = TY.min(n - j0);
-                let t = tile(simd, xs, ys);
+                let t = tile::<S, SHORT>(simd, xs, ys);
                 for a in 0..ni {
                     for b in 0..nj {
                         let v = metric.finish(t[a][b]);
