@@ -35,7 +35,9 @@
 //! # Cost
 //! Per pair and element: one subtraction and one FMA (the difference form; a matmul form would need
 //! only the FMA but cancels), loads shared by the tile (`(TX + TY) / (TX·TY)` = 0.75 per pair-vector),
-//! and per pair `K − 1` vector additions and a horizontal sum for the fold.
+//! and per pair `K − 1` vector additions and a horizontal sum for the fold. Rows of at most one vector
+//! (`dim ≤ W`, chosen once per call) take a tile of their own that skips the `+0` columns and their
+//! additions (the bits are the same: the one-pair kernel's short path).
 
 use core::ops::Range;
 
