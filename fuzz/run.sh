@@ -32,7 +32,7 @@ fi
 
 ulimit -c 0
 
-targets=(pair rows one_to_many squared_error triplet triplet_indexed normalize mining)
+targets=(pair rows one_to_many squared_error triplet triplet_indexed normalize mining pairwise)
 failed=()
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/seeds/$t" "fuzz/artifacts/$t"

@@ -681,3 +681,32 @@ pub fn mined_loss(
     };
     Ok(out)
 }
+
+/// The all-pairs matrix in `f64`: `out[i·m + j] = sq_l2(x_i, y_j)` for every row `i` of `x` and `j` of
+/// `y`, `m = y.rows()` (dense, row-major). Each entry of the fast
+/// [`sq_l2_pairwise`](crate::sq_l2_pairwise) is within [`sq_l2_bound`] of the entry here (it has the
+/// bits of the fast `sq_l2` of the two rows).
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if the rows of `x` and `y` differ in length or `out` does not hold
+/// `x.rows() · y.rows()` values; [`Error::CountOverflow`] if that product overflows `usize`.
+pub fn sq_l2_pairwise(x: Rows<'_>, y: Rows<'_>, out: &mut [f64]) -> Result<(), Error> {
+    crate::loss::check_len("row length of y", x.dim(), y.dim())?;
+    let (n, m) = (x.rows(), y.rows());
+    let len = n.checked_mul(m).ok_or(Error::CountOverflow {
+        what: "entries of the distance matrix (rows of x × rows of y)",
+        count: n,
+        factor: m,
+    })?;
+    crate::loss::check_len("length of out (rows of x × rows of y)", len, out.len())?;
+    if len == 0 {
+        // No loop over the rows of an `n × 0` matrix (n may be huge for rows of length 0).
+        return Ok(());
+    }
+    for i in 0..n {
+        for j in 0..m {
+            out[i * m + j] = sq_l2(x.row_unchecked(i), y.row_unchecked(j))?;
+        }
+    }
+    Ok(())
+}

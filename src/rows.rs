@@ -517,3 +517,10 @@ impl<'a> Rows<'a> {
         }
     }
 }
+
+impl<'a> RowsMut<'a> {
+    /// The whole buffer (row `r` at `[r·stride ..][.. dim]`), for kernels that write by index.
+    pub(crate) fn into_data(self) -> &'a mut [f32] {
+        self.data
+    }
+}

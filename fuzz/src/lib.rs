@@ -35,6 +35,7 @@ pub mod mining;
 pub mod normalize;
 pub mod one_to_many;
 pub mod pair;
+pub mod pairwise;
 pub mod rows;
 pub mod squared_error;
 pub mod triplet;

@@ -22,6 +22,7 @@ pub(crate) mod distance;
 pub(crate) mod loss;
 pub(crate) mod mining;
 pub(crate) mod normalize;
+pub(crate) mod pairwise;
 pub(crate) mod sum;
 pub(crate) mod triplet;
 
