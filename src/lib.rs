@@ -52,7 +52,10 @@
 //! element everywhere (`acc = fma(d, d, acc)` with `d = x − y`), zero-filled tails, and one fixed tree
 //! that folds the 64 lanes (`lane i += lane i + h` for `h = 32, 16, …, 1`). A backend with `W` lanes keeps
 //! `64 / W` vector accumulators, so the lane width changes the speed and never the rounding. Square roots
-//! are IEEE (correctly rounded); sums over rows and triplets are taken in `f64` in order.
+//! are IEEE (correctly rounded). Sums over rows, triplets and anchors (losses, mean distances) are taken in
+//! `f64` in fixed blocks of 256 items, each block summed in item order and the block sums folded in block
+//! order: a multi-core version that gives each thread whole blocks repeats the same bits for any number
+//! of threads.
 //!
 //! # Definitions
 //! The [`semantics`] page is the definition of record: the formulas, the edge cases and which peer each

@@ -1186,8 +1186,8 @@ fn weighted_loss_is_the_differentiated_loss() {
             Upstream::PerItem(u) => u
                 .iter()
                 .zip(&losses)
-                .fold(0.0f64, |t, (&u, &l)| t + f64::from(u) * f64::from(l))
-                as f32,
+                .map(|(&u, &l)| f64::from(u) * f64::from(l))
+                .fold(0.0f64, |t, x| t + x) as f32,
         };
         assert!(
             same(s.weighted_loss, want),
@@ -1251,4 +1251,44 @@ fn backend_all_lists_hardware_then_emulated_backends() {
         &[Isa::Emulated128, Isa::Emulated256, Isa::Emulated512]
     );
     assert!(hw.contains(&Isa::Scalar));
+}
+
+/// Sums over triplets are taken in f64 in blocks of 256 (each from its first item, folded in order), so
+/// a parallel version can repeat them. Here the order shows: triplet 0 has the loss 2⁴⁰, triplet 512 the
+/// same loss with upstream −1, the other 766 the loss 2⁻¹⁴ (absorbed when added to ±2⁴⁰ in f64). A plain
+/// running sum gives 255·2⁻¹⁴, the blocked sum 2⁻⁶ (block 1's 256 small losses survive).
+#[test]
+fn reductions_sum_in_blocks_of_256() {
+    let n = 768;
+    let big = |i: usize| i == 0 || i == 512;
+    // a = n = 0, so each loss is d(a, p) = p² (margin 0): 2⁴⁰ for p = 2²⁰, 2⁻¹⁴ for p = 2⁻⁷.
+    let p: Vec<f32> = (0..n)
+        .map(|i| if big(i) { 1048576.0 } else { 0.0078125 })
+        .collect();
+    let z = vec![0.0f32; n];
+    let up: Vec<f32> = (0..n).map(|i| if i == 512 { -1.0 } else { 1.0 }).collect();
+    let plain: f64 = 255.0 * 2f64.powi(-14);
+    for be in backends() {
+        let loss = TripletLoss::new(0.0).reduction(Reduction::None).backend(be);
+        let mut per = vec![0.0f32; n];
+        let s = loss
+            .call(Triplets::dense(&z, &p, &z, 1))
+            .losses(&mut per)
+            .upstream(Upstream::PerItem(&up))
+            .run()
+            .unwrap();
+        let weighted = per
+            .iter()
+            .zip(&up)
+            .map(|(&l, &u)| f64::from(l) * f64::from(u));
+        let want = common::block_sum(weighted.clone());
+        assert_eq!(want, 2f64.powi(-6));
+        assert_eq!(weighted.fold(0.0f64, |t, x| t + x), plain); // a plain sum would differ
+        assert_eq!(s.weighted_loss, 2f32.powi(-6), "{}", be.isa());
+        assert_ne!(s.weighted_loss, plain as f32);
+        assert_eq!(
+            s.loss,
+            common::block_sum(per.iter().map(|&l| f64::from(l))) as f32
+        );
+    }
 }

@@ -441,7 +441,7 @@ pub fn run(data: &[u8]) {
     let count = if mean { n as f64 } else { 1.0 };
     if let Some(p) = &first.per_row {
         // The sum over rows is taken in f64, in row order.
-        let t: f64 = p.iter().fold(0.0f64, |s, &v| s + f64::from(v));
+        let t: f64 = crate::block_sum(p.iter().map(|&v| f64::from(v)));
         if !mean {
             assert!(
                 same(loss, t as f32),

@@ -687,7 +687,7 @@ pub fn check_reduction(
         stats.active,
         ctx()
     );
-    let total = per.iter().fold(0.0f64, |s, &l| s + f64::from(l));
+    let total = crate::block_sum(per.iter().map(|&l| f64::from(l)));
     let want = match settings.reduction {
         Reduction::None | Reduction::Sum => total as f32,
         // NaN in, NaN out, also when no triplet counts (a NaN triplet is never active).

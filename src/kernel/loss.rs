@@ -4,6 +4,7 @@ use pulp::{Simd, WithSimd};
 
 use super::combine;
 use super::distance::sq_l2;
+use super::sum::BlockSum;
 use crate::options::GradMode;
 use crate::rows::{Rows, RowsMut};
 
@@ -35,7 +36,7 @@ pub(crate) fn write_scaled_diff<S: Simd>(
 
 /// Squared error of every row pair, fused with its gradients: `sq_r = Σ(a_r − b_r)²`,
 /// `loss_r = sq_r / divisor`, and `grad_a = c_r·(a − b)`, `grad_b = −c_r·(a − b)` with
-/// `c_r = 2·w_r / divisor`. Returns `Σ loss_r` accumulated in `f64`, in row order.
+/// `c_r = 2·w_r / divisor`. Returns `Σ loss_r` accumulated in `f64` in blocks of rows (see `sum`).
 pub(crate) struct SquaredError<'a, 'o> {
     pub a: Rows<'a>,
     pub b: Rows<'a>,
@@ -80,11 +81,11 @@ impl WithSimd for SquaredError<'_, '_> {
             mut grad_b,
             mode,
         } = self;
-        let mut total = 0.0f64;
+        let mut total = BlockSum::default();
         for r in 0..a.rows() {
             let (x, y) = (a.row_unchecked(r), b.row_unchecked(r));
             let loss = sq_l2(simd, x, y) / divisor;
-            total += f64::from(loss);
+            total.add(f64::from(loss));
             if let Some(p) = per_row.as_deref_mut() {
                 p[r] = loss;
             }
@@ -96,6 +97,6 @@ impl WithSimd for SquaredError<'_, '_> {
                 write_scaled_diff(simd, g.row_mut_unchecked(r), x, y, -c, mode);
             }
         }
-        total
+        total.total()
     }
 }

@@ -9,22 +9,38 @@
 /// Items per block.
 pub(crate) const BLOCK: usize = 256;
 
-/// An accumulator for one sum over items `0, 1, 2, …` (added in that order).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct BlockSum {
+/// Accumulators for `K` sums over the same items `0, 1, 2, …` (one block counter for all of them).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockSums<const K: usize> {
     /// The folded sums of the finished blocks, in block order.
-    total: f64,
-    /// The running sum of the current block.
-    block: f64,
+    total: [f64; K],
+    /// The running sums of the current block.
+    block: [f64; K],
     /// Items in the current block.
     items: usize,
 }
 
-impl BlockSum {
-    /// Adds the next item.
+impl<const K: usize> Default for BlockSums<K> {
+    fn default() -> Self {
+        Self {
+            total: [0.0; K],
+            block: [0.0; K],
+            items: 0,
+        }
+    }
+}
+
+impl<const K: usize> BlockSums<K> {
+    /// Adds the next item's `K` values.
     #[inline(always)]
-    pub(crate) fn add(&mut self, x: f64) {
-        self.block = if self.items == 0 { x } else { self.block + x };
+    pub(crate) fn add(&mut self, x: [f64; K]) {
+        for k in 0..K {
+            self.block[k] = if self.items == 0 {
+                x[k]
+            } else {
+                self.block[k] + x[k]
+            };
+        }
         self.items += 1;
         if self.items == BLOCK {
             self.flush();
@@ -32,17 +48,36 @@ impl BlockSum {
     }
 
     fn flush(&mut self) {
-        self.total += self.block;
-        self.block = 0.0;
+        for k in 0..K {
+            self.total[k] += self.block[k];
+            self.block[k] = 0.0;
+        }
         self.items = 0;
     }
 
-    /// The sum of every item added: the finished blocks' sums folded in order, then the last block's.
-    pub(crate) fn total(mut self) -> f64 {
+    /// The sums of every item added: the finished blocks' sums folded in order, then the last block's.
+    pub(crate) fn totals(mut self) -> [f64; K] {
         if self.items > 0 {
             self.flush();
         }
         self.total
+    }
+}
+
+/// An accumulator for one sum over items `0, 1, 2, …` (added in that order).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BlockSum(BlockSums<1>);
+
+impl BlockSum {
+    /// Adds the next item.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, x: f64) {
+        self.0.add([x]);
+    }
+
+    /// The sum of every item added: the finished blocks' sums folded in order, then the last block's.
+    pub(crate) fn total(self) -> f64 {
+        self.0.totals()[0]
     }
 }
 

@@ -5,6 +5,7 @@ use pulp::{Simd, WithSimd};
 
 use super::distance::sums;
 use super::loss::Weights;
+use super::sum::BlockSums;
 use super::{combine, load};
 use crate::options::{Distance, GradMode};
 use crate::rows::{Rows, RowsMut};
@@ -355,6 +356,8 @@ impl WithSimd for Triplet<'_, '_> {
             mut diag,
         } = self;
         let mut t = Totals::default();
+        // loss, Σ wᵢ·lossᵢ, d(a, p), d(a, n): in f64, in blocks of triplets (see `sum`).
+        let mut sums = BlockSums::<4>::default();
         if let Sink::Indexed(g) = &mut sink
             && mode == GradMode::Overwrite
             && g.dim() > 0
@@ -371,15 +374,19 @@ impl WithSimd for Triplet<'_, '_> {
             let next = if i < src.len() {
                 let x = src.rows(i);
                 let ev = evaluate(simd, &cfg, x);
-                t.loss += f64::from(ev.loss);
                 t.active += usize::from(ev.active);
-                t.d_ap += f64::from(ev.d_ap);
-                t.d_an += f64::from(ev.d_an);
+                let weighted = match weight {
+                    Weights::Each(w) => f64::from(w[i]) * f64::from(ev.loss),
+                    Weights::All(_) => 0.0,
+                };
+                sums.add([
+                    f64::from(ev.loss),
+                    weighted,
+                    f64::from(ev.d_ap),
+                    f64::from(ev.d_an),
+                ]);
                 if let Some(l) = losses.as_deref_mut() {
                     l[i] = ev.loss;
-                }
-                if let Weights::Each(w) = weight {
-                    t.weighted += f64::from(w[i]) * f64::from(ev.loss);
                 }
                 let [dap, dneg, v] = &mut diag.values;
                 for (out, x) in [(dap, ev.d_ap), (dneg, ev.d_neg), (v, ev.v)] {
@@ -402,6 +409,7 @@ impl WithSimd for Triplet<'_, '_> {
             }
             pending = next;
         }
+        [t.loss, t.weighted, t.d_ap, t.d_an] = sums.totals();
         t
     }
 }

@@ -206,3 +206,21 @@ pub fn fixture(name: &str) -> Option<String> {
         Err(e) => panic!("tests/data/{name}: {e}"),
     }
 }
+
+/// The crate's repeatable f64 sum: in blocks of 256 items, each summed in order from its first item,
+/// the block sums folded in order (the crate docs, "Determinism").
+pub fn block_sum(items: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut total, mut block, mut k) = (0.0f64, 0.0f64, 0usize);
+    for x in items {
+        block = if k == 0 { x } else { block + x };
+        k += 1;
+        if k == 256 {
+            total += block;
+            k = 0;
+        }
+    }
+    if k > 0 {
+        total += block;
+    }
+    total
+}
