@@ -1,7 +1,7 @@
 //! The training example's network (`examples/train/mlp.rs`): its forward pass against an `f64` loop, its
 //! backward pass against central differences of that `f64` forward, on batches whose row counts are and
 //! are not multiples of the four-row blocks, with zeros in the input (the skipped terms); and the
-//! optimisers' first steps against their formulas.
+//! optimisers' first steps (with the linear decay of the learning rate) against their formulas.
 
 #[allow(dead_code)]
 #[path = "../examples/train/mlp.rs"]
@@ -96,7 +96,7 @@ fn optimisers_take_their_first_steps() {
         .enumerate()
         .for_each(|(i, v)| *v = i as f32 - 2.0);
     // Adam's first step is lr·sign(g) (bias-corrected m/√v = g/|g|), and nothing where g = 0.
-    let mut adam = Optimizer::new(OptimizerKind::Adam, 0.01, &mut net);
+    let mut adam = Optimizer::new(OptimizerKind::Adam, 0.01, 1, &mut net);
     adam.step(&mut net, &g);
     for (i, (&b, &a)) in before[0].iter().zip(&net.l1.w).enumerate() {
         let g = i as f32 - 2.0;
@@ -106,11 +106,12 @@ fn optimisers_take_their_first_steps() {
     assert_eq!(net.l1.b, before[1]);
     // SGD with momentum: v = g, then v = 0.9·g + g.
     let mut net = Mlp::new(3, 2, 2, &mut Rng::new(7));
-    let mut sgd = Optimizer::new(OptimizerKind::Sgd, 0.1, &mut net);
+    // Two steps of a four-step schedule: lr 0.1, then 0.075.
+    let mut sgd = Optimizer::new(OptimizerKind::Sgd, 0.1, 4, &mut net);
     sgd.step(&mut net, &g);
     sgd.step(&mut net, &g);
     for (i, (&b, &a)) in before[0].iter().zip(&net.l1.w).enumerate() {
-        let want = b - 0.1 * (i as f32 - 2.0) * (1.0 + 1.9);
+        let want = b - (i as f32 - 2.0) * (0.1 + 0.075 * 1.9);
         assert!((a - want).abs() < 1e-5, "sgd w1[{i}]: {a} vs {want}");
     }
 }

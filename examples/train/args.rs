@@ -16,16 +16,19 @@ USAGE:
 OPTIONS (defaults in brackets; fashion's first, then digits' where they differ):
     --dataset NAME        fashion (5,000/1,000 Fashion-MNIST images, 28x28) or digits (UCI, 8x8)
                           [fashion]
-    --epochs N            passes over the training split [12; digits 30]
+    --epochs N            passes over the training split [20; digits 30]
     --p N                 classes per batch [10]
-    --k N                 images per class in a batch [16; digits 8]
-    --margin M            triplet margin, on squared distances of unit vectors (0..4) [0.2]
+    --k N                 images per class in a batch [4]
+    --margin M            triplet margin, in the units of --distance (unit vectors: Euclidean
+                          distances 0..2, squared 0..4) [0.2]
     --miner NAME          batch-hard, batch-all, semi-hard (TF Addons' rule), semi-hard-pml
                           (pytorch-metric-learning's TripletMarginMiner), easy-hard [batch-hard]
-    --distance NAME       squared (squared L2) or euclidean [squared]
+    --distance NAME       euclidean or squared (squared L2) [euclidean: with squared distances
+                          batch-hard shrinks the embedding towards a collapse]
     --soft                the soft margin softplus(d(a,p) - d(a,n) + margin) instead of the hinge
     --optimizer NAME      adam or sgd (momentum 0.9) [adam]
-    --lr X                learning rate [1e-3 for adam, 0.05 for sgd]
+    --lr X                learning rate at the start, decayed linearly to 0 over the run
+                          [1e-3 for adam, 0.05 for sgd]
     --seed N              seeds the weights and the batches [1]
     --embedding-dim N     embedding size [64; digits 32]
     --hidden N            hidden units [256; digits 128]
@@ -103,7 +106,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut margin = 0.2f32;
     let mut miner = Miner::BatchHard;
     let mut soft = false;
-    let mut distance = Distance::SqL2;
+    let mut distance = Distance::Exact;
     let mut optimizer = OptimizerKind::Adam;
     let mut seed = 1u64;
     let mut backend = Isa::detect();
@@ -182,13 +185,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let opts = Options {
         dataset,
         epochs: epochs.unwrap_or(match (digits, quick) {
-            (false, false) => 12,
+            (false, false) => 20,
             (false, true) => 3,
             (true, false) => 30,
             (true, true) => 8,
         }),
         p: p.unwrap_or(10),
-        k: k.unwrap_or(if digits { 8 } else { 16 }),
+        k: k.unwrap_or(4),
         margin,
         miner,
         soft,

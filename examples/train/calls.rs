@@ -92,29 +92,45 @@ pub fn mined_loss(
     )
 }
 
-/// Recall@1 of nearest-neighbour retrieval within one set of rows (rows × `dim`): each row queries all
-/// the others (leave-one-out) under squared L2; a hit when its nearest neighbour (ties: the lowest row)
-/// has its label. A query whose distances are all NaN is a miss.
-pub fn recall_at_1(backend: Backend, x: &[f32], dim: usize, labels: &[u32]) -> Result<f64, Error> {
-    let rows = labels.len();
-    let all = Rows::dense(x, rows, dim)?;
-    let mut d = vec![0.0f32; rows];
-    let mut hits = 0usize;
-    for (i, q) in x.chunks_exact(dim.max(1)).take(rows).enumerate() {
-        backend.sq_l2_one_to_many(q, all, &mut d)?;
-        let mut best: Option<(usize, f32)> = None;
-        for (j, &dj) in d.iter().enumerate() {
-            if j != i && best.is_none_or(|(_, b)| dj < b) && !dj.is_nan() {
-                best = Some((j, dj));
+/// Recall@1 of nearest-neighbour retrieval under squared L2 (rows × `dim`): each query's nearest
+/// gallery row (ties: the lowest row) is a hit when it has the query's label. With no gallery, the
+/// queries are their own gallery and each query's own row is left out (leave-one-out). A query whose
+/// distances are all NaN is a miss. The gallery is taken in blocks of 64 rows, every query against one
+/// block before the next, so that a block stays in cache.
+pub fn recall_at_1(
+    backend: Backend,
+    dim: usize,
+    queries: (&[f32], &[u32]),
+    gallery: Option<(&[f32], &[u32])>,
+) -> Result<f64, Error> {
+    const BLOCK: usize = 64;
+    let (q, q_labels) = queries;
+    let leave_one_out = gallery.is_none();
+    let (g, g_labels) = gallery.unwrap_or(queries);
+    let mut best: Vec<Option<(usize, f32)>> = vec![None; q_labels.len()];
+    let mut d = [0.0f32; BLOCK];
+    for start in (0..g_labels.len()).step_by(BLOCK) {
+        let rows = BLOCK.min(g_labels.len() - start);
+        let block = Rows::dense(g.get(start * dim..).unwrap_or(&[]), rows, dim)?;
+        for (i, best) in best.iter_mut().enumerate() {
+            let query = q.get(i * dim..(i + 1) * dim).unwrap_or(&[]);
+            backend.sq_l2_one_to_many(query, block, &mut d[..rows])?;
+            for (j, &dj) in (start..).zip(&d[..rows]) {
+                let skip = leave_one_out && j == i;
+                if !skip && !dj.is_nan() && best.is_none_or(|(_, b)| dj < b) {
+                    *best = Some((j, dj));
+                }
             }
         }
-        if best.is_some_and(|(j, _)| labels[j] == labels[i]) {
-            hits += 1;
-        }
     }
-    Ok(if rows == 0 {
+    let hits = best
+        .iter()
+        .zip(q_labels)
+        .filter(|(b, l)| b.is_some_and(|(j, _)| g_labels[j] == **l))
+        .count();
+    Ok(if q_labels.is_empty() {
         0.0
     } else {
-        hits as f64 / rows as f64
+        hits as f64 / q_labels.len() as f64
     })
 }

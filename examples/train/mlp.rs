@@ -261,10 +261,13 @@ pub enum OptimizerKind {
     Sgd,
 }
 
-/// An optimiser's state for every parameter tensor.
+/// An optimiser's state for every parameter tensor. The learning rate decays linearly from `lr` at the
+/// first step to `lr / steps` at the last (to 0 after `steps`).
 pub struct Optimizer {
     kind: OptimizerKind,
     lr: f32,
+    steps: usize,
+    t: usize,
     m: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
     /// β₁ᵗ and β₂ᵗ, kept as running products (no `powi`).
@@ -273,7 +276,7 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    pub fn new(kind: OptimizerKind, lr: f32, net: &mut Mlp) -> Self {
+    pub fn new(kind: OptimizerKind, lr: f32, steps: usize, net: &mut Mlp) -> Self {
         let m: Vec<Vec<f32>> = net
             .params_mut()
             .iter()
@@ -282,6 +285,8 @@ impl Optimizer {
         Optimizer {
             kind,
             lr,
+            steps,
+            t: 0,
             v: m.clone(),
             m,
             b1t: 1.0,
@@ -290,7 +295,10 @@ impl Optimizer {
     }
 
     pub fn step(&mut self, net: &mut Mlp, g: &Grads) {
-        let (lr, kind) = (self.lr, self.kind);
+        let left = self.steps.saturating_sub(self.t);
+        let lr = self.lr * left as f32 / self.steps.max(1) as f32;
+        self.t += 1;
+        let kind = self.kind;
         const B1: f32 = 0.9;
         const B2: f32 = 0.999;
         self.b1t *= B1;

@@ -203,13 +203,14 @@ pub fn write_svg(path: &Path, pic: &Picture) -> DrawResult {
     )?;
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::MiddleRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK.mix(0.3))
         .draw()?;
 
     // PCA.
     let (x0, x1) = range(pic.points.iter().map(|p| p.0));
+    let x1 = x1 + 0.3 * (x1 - x0); // room for the legend on the right
     let (y0, y1) = range(pic.points.iter().map(|p| p.1));
     let mut chart = ChartBuilder::on(&panels[2])
         .caption(
