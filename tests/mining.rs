@@ -837,7 +837,10 @@ fn every_error_names_what_is_wrong() {
             GradMode::Overwrite,
         )
         .unwrap_err();
-    assert_eq!(msg(e), "row count of grad (the rows of x) is 2 but must be 3");
+    assert_eq!(
+        msg(e),
+        "row count of grad (the rows of x) is 2 but must be 3"
+    );
 }
 
 /// The peers' fixtures (tools/mining_fixtures.py): pytorch-metric-learning's miners with its
