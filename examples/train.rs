@@ -434,7 +434,9 @@ fn run(opts: &Options) -> Result<bool> {
             class_names: opts.dataset.class_names(),
         },
     )?;
-    println!("picture: {}", opts.svg.display());
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let shown = opts.svg.strip_prefix(&cwd).unwrap_or(&opts.svg);
+    println!("picture: {}", shown.display());
     println!("total {:.1} s", t0.elapsed().as_secs_f64());
 
     if !opts.check {
