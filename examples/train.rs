@@ -236,7 +236,7 @@ fn fit(opts: &Options, data: &Dataset, backend: Backend, verbose: bool) -> Resul
             );
             break;
         }
-        // Squared distances between unit vectors lie in [0, 4]; unrelated ones are about 2 apart.
+        // Unit vectors lie 0..2 apart (squared: 0..4); unrelated ones about √2 (squared: 2).
         if d_an < 0.01 && d_ap < 0.01 && !out.collapsed {
             out.collapsed = true;
             println!(
