@@ -934,3 +934,46 @@ fn peer_fixtures_give_the_same_triplets_loss_and_gradient() {
     }
     assert!(cases >= 100, "{cases} cases");
 }
+
+/// Wall times of the fused loss + gradient (one call each, detected backend): every miner at N = 1024
+/// (256 classes × 4), D = 128, and batch-all at N = 8192 (an N×N×N mask would not fit in memory; the
+/// crate needs the N×N matrix and O(N)).
+#[test]
+#[ignore = "timing: run with --release --ignored --nocapture"]
+fn timing_of_the_fused_miners() {
+    let dim = 128;
+    let data = |n: usize| -> Vec<f32> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..n * dim)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    };
+    let time = |miner: TripletMiner, n: usize| {
+        let x = data(n);
+        let labels: Vec<u32> = (0..n as u32).map(|i| i / 4).collect();
+        let t = std::time::Instant::now();
+        let (s, g) = run_simple(&miner, &x, dim, &labels);
+        let secs = t.elapsed().as_secs_f64();
+        assert!(g.iter().all(|v| v.is_finite()));
+        eprintln!(
+            "{:?} N = {n}, D = {dim}, {}: {:.3} ms (mined {}, active {})",
+            miner,
+            Isa::detect(),
+            secs * 1e3,
+            s.mined,
+            s.active
+        );
+    };
+    for &m in &MINERS {
+        time(TripletMiner::new(m, 0.2).distance(Distance::Exact), 1024);
+    }
+    time(
+        TripletMiner::new(Miner::BatchAll, 0.2).distance(Distance::Exact),
+        8192,
+    );
+}
