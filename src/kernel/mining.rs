@@ -230,12 +230,52 @@ fn finish(dist: Dist, s: f32) -> f32 {
 /// (then the root).
 #[inline(always)]
 fn fill_rows<S: Simd>(simd: S, b: &Batch<'_>, dist: Dist, r0: usize, r1: usize, out: &mut [f32]) {
-    let l = b.len();
-    for r in r0..r1 {
-        let xr = b.x.row_unchecked(r);
-        let o = &mut out[(r - r0) * l..(r - r0 + 1) * l];
-        for (j, oj) in o.iter_mut().enumerate() {
-            *oj = finish(dist, sq_l2(simd, xr, b.col(j)));
+    // A target-feature function of its own (pulp's `vectorize`), so that the distance loop does not
+    // share its registers with the miners' large body.
+    simd.vectorize(Fill {
+        b,
+        dist,
+        r0,
+        r1,
+        out,
+    })
+}
+
+struct Fill<'b, 'a, 'o> {
+    b: &'b Batch<'a>,
+    dist: Dist,
+    r0: usize,
+    r1: usize,
+    out: &'o mut [f32],
+}
+
+impl WithSimd for Fill<'_, '_, '_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Self {
+            b,
+            dist,
+            r0,
+            r1,
+            out,
+        } = self;
+        let l = b.len();
+        for r in r0..r1 {
+            let xr = b.x.row_unchecked(r);
+            let o = &mut out[(r - r0) * l..(r - r0 + 1) * l];
+            match dist {
+                Dist::Sq => {
+                    for (j, oj) in o.iter_mut().enumerate() {
+                        *oj = sq_l2(simd, xr, b.col(j));
+                    }
+                }
+                _ => {
+                    for (j, oj) in o.iter_mut().enumerate() {
+                        *oj = finish(dist, sq_l2(simd, xr, b.col(j)));
+                    }
+                }
+            }
         }
     }
 }
