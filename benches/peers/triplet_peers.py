@@ -14,14 +14,16 @@ Peers:
   jax-jit        jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2))) with block_until_ready
 
 The crate itself is timed in the same run, on the same data and CPU, before and after the peers of each size
-(benches/peers/triplet_timing.rs, built with `cargo build --release --example triplet_timing`, same protocol);
+(benches/peers/triplet_timing.rs, built with `cargo build --release -p triplet-simd-bench --bin triplet_timing`, same protocol);
 the table's "peer / crate" column is each row's time over the crate's.
 
 Timing: per size and peer, warm up, pick an iteration count that takes >= --min-time seconds, then
 --repeats repeats; the reported time per call is the median over repeats. One thread: the process is pinned
 to one CPU, torch.set_num_threads(1), and XLA/OpenMP are told to use one thread before jax is imported.
 
-Usage:  /work/venv/bin/python benches/peers/triplet_peers.py [--out benches/peers/results.md]
+Set-up (from the repository root; .venv is git-ignored):
+    python3 -m venv .venv && .venv/bin/pip install -r benches/peers/requirements.txt
+Usage:  .venv/bin/python benches/peers/triplet_peers.py [--out benches/peers/results.md]
 """
 
 import argparse
@@ -225,8 +227,10 @@ CRATE = "triplet-simd"
 def build_crate():
     """Builds the crate's timing binary (benches/peers/triplet_timing.rs) once; returns its path."""
     import subprocess
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "triplet_timing"], cwd=ROOT, check=True)
-    return os.path.join(ROOT, "target", "release", "examples", "triplet_timing")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "triplet-simd-bench", "--bin", "triplet_timing"],
+                   cwd=ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    return os.path.join(target, "release", "triplet_timing")
 
 
 def run_crate(binary, a, p, n):

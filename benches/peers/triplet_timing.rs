@@ -2,7 +2,7 @@
 //! margin 0, `Sum`, loss and the three gradients, one thread) on the data the script wrote, timed the
 //! way the script times its peers, so that both sides are measured in the same run.
 //!
-//! `cargo run --release --example triplet_timing -- N D DIR MIN_TIME REPEATS`: reads `DIR/{a,p,n}.f32`
+//! `cargo run --release -p triplet-simd-bench --bin triplet_timing -- N D DIR MIN_TIME REPEATS`: reads `DIR/{a,p,n}.f32`
 //! (N·D native-endian f32 each), writes the gradients to `DIR/{ga,gp,gn}.f32` and prints one line:
 //! `loss median_s min_s max_s iters`.
 
