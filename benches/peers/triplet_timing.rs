@@ -9,7 +9,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use triplet_simd::{GradMode, Reduction, Rows, RowsMut, TripletGrads, TripletLoss, Upstream};
+#[path = "../common/fused.rs"]
+mod fused;
+
+use triplet_simd::{Reduction, TripletLoss};
 
 fn read(path: &str) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -34,24 +37,7 @@ fn main() {
     let [a, p, neg] = ["a", "p", "n"].map(|k| read(&format!("{dir}/{k}.f32")));
     let (mut ga, mut gp, mut gn) = (vec![0.0; n * d], vec![0.0; n * d], vec![0.0; n * d]);
     let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
-    let mut call = || {
-        let v = |x| Rows::dense(x, n, d).unwrap();
-        loss.forward_backward(
-            v(black_box(&a)),
-            v(black_box(&p)),
-            v(black_box(&neg)),
-            None,
-            Upstream::Scalar(1.0),
-            TripletGrads::Separate {
-                anchor: Some(RowsMut::dense(&mut ga, n, d).unwrap()),
-                positive: Some(RowsMut::dense(&mut gp, n, d).unwrap()),
-                negative: Some(RowsMut::dense(&mut gn, n, d).unwrap()),
-            },
-            GradMode::Overwrite,
-        )
-        .unwrap()
-        .loss
-    };
+    let mut call = || fused::fused(&loss, [&a, &p, &neg], [&mut ga, &mut gp, &mut gn], d).loss;
     // The script's protocol: two warm-up calls, grow the iteration count until one repeat takes at
     // least `min_time`, then `repeats` repeats in all; report the median, min and max per call.
     let value = call();

@@ -1,0 +1,224 @@
+//! Paired, interleaved comparisons: `cargo bench --bench compare [-- FILTER…]`.
+//!
+//! Every workload's contenders run alternately in short rounds on the same inputs, pinned to one core,
+//! and each is reported as the median of its per-round speed ratios to the workload's baseline, with a
+//! 95% interval (method: `paired.rs`). Writes the table to `target/compare/<cpu>.md` and, for a full
+//! run (no filter), to `benches/results/<cpu>.md`, which `cargo run -p triplet-simd-bench --bin tables`
+//! merges into the README. Environment: `TRIPLET_BENCH_ROUNDS` (default 41), `TRIPLET_BENCH_CORE`.
+//!
+//! To add a workload: write a function like the ones below (inputs, then `b.workload(..)`, its
+//! baselines and contenders, `.run()`) and list it in [`GROUPS`].
+
+use std::cell::RefCell;
+use std::hint::black_box;
+
+mod common;
+#[path = "common/fused.rs"]
+mod fused;
+#[path = "common/naive.rs"]
+mod naive;
+mod paired;
+
+use common::data;
+use paired::{Bench, Machine, Unit};
+use simsimd::SpatialSimilarity;
+use triplet_simd::{Backend, Isa, Reduction, Rows, TripletLoss};
+
+/// The workload groups, in the order they run.
+const GROUPS: &[fn(&mut Bench)] = &[sq_l2_pair, sq_l2_rows, sq_l2_one_to_many, triplet];
+
+/// `n` values starting on a 64-byte boundary (as a framework's tensor storage does), inside `buf`.
+fn aligned(buf: &mut Vec<f32>, n: usize, seed: u32) -> &[f32] {
+    *buf = vec![0.0; n + 16];
+    let off = (buf.as_ptr() as usize / 4).wrapping_neg() % 16;
+    buf[off..off + n].copy_from_slice(&data(n, seed));
+    &buf[off..off + n]
+}
+
+/// A wrapping sum of the bytes as `u64`s: the read bandwidth bound of a kernel that reads them once.
+fn u64_sum(x: &[f32], s: u64) -> u64 {
+    let x: &[u64] = bytemuck::cast_slice(x);
+    x.iter().fold(s, |s, &v| s.wrapping_add(v))
+}
+
+/// One pair of rows in L1 (both 64-byte aligned), against simsimd's f32 `sqeuclidean`.
+fn sq_l2_pair(b: &mut Bench) {
+    for d in [16usize, 128, 768, 4096] {
+        let size = format!("D = {d}");
+        if !b.wants(&format!("sq_l2 {size}")) {
+            continue;
+        }
+        let (mut abuf, mut bbuf) = (Vec::new(), Vec::new());
+        let (x, y) = (aligned(&mut abuf, d, 1), aligned(&mut bbuf, d, 2));
+        let mut w = b.workload("sq_l2", size, Unit::Elements(d as u64));
+        w.baseline("simsimd", || {
+            f32::sqeuclidean(black_box(x), black_box(y)).unwrap()
+        });
+        w.contender("default", || {
+            triplet_simd::sq_l2(black_box(x), black_box(y)).unwrap()
+        });
+        let held = Backend::detect();
+        w.contender("Backend held", move || {
+            held.sq_l2(black_box(x), black_box(y)).unwrap()
+        });
+        for isa in Isa::available() {
+            let be = Backend::new(isa).expect("listed as available");
+            w.contender(isa.name(), move || {
+                be.sq_l2(black_box(x), black_box(y)).unwrap()
+            });
+        }
+        w.contender("naive", || naive::sq_l2(black_box(x), black_box(y)));
+        w.run();
+    }
+}
+
+/// Rows out of cache.
+const ROWS: (usize, usize) = (65_536, 256);
+
+/// `sq_l2_rows` over two 64 MiB views, against a u64 sum over the same bytes.
+fn sq_l2_rows(b: &mut Bench) {
+    let (n, d) = ROWS;
+    let size = format!("N = {n}, D = {d}");
+    if !b.wants(&format!("sq_l2_rows {size}")) {
+        return;
+    }
+    let (x, y) = (data(n * d, 3), data(n * d, 4));
+    let mut out = vec![0.0f32; n];
+    let mut w = b.workload("sq_l2_rows", size, Unit::Bytes((2 * n * d * 4) as u64));
+    w.baseline("u64 sum", || {
+        u64_sum(black_box(&y), u64_sum(black_box(&x), 0))
+    });
+    w.contender("default", || {
+        let (va, vb) = (
+            Rows::dense(&x, n, d).unwrap(),
+            Rows::dense(&y, n, d).unwrap(),
+        );
+        triplet_simd::sq_l2_rows(black_box(va), black_box(vb), &mut out).unwrap();
+        black_box(out[0])
+    });
+    w.run();
+}
+
+/// `sq_l2_one_to_many` of one query against 64 MiB of rows, against a u64 sum over the rows.
+fn sq_l2_one_to_many(b: &mut Bench) {
+    let (n, d) = ROWS;
+    let size = format!("N = {n}, D = {d}");
+    if !b.wants(&format!("sq_l2_one_to_many {size}")) {
+        return;
+    }
+    let (q, x) = (data(d, 5), data(n * d, 6));
+    let mut out = vec![0.0f32; n];
+    let mut w = b.workload("sq_l2_one_to_many", size, Unit::Bytes((n * d * 4) as u64));
+    w.baseline("u64 sum", || u64_sum(black_box(&x), 0));
+    w.contender("default", || {
+        let rows = Rows::dense(&x, n, d).unwrap();
+        triplet_simd::sq_l2_one_to_many(black_box(&q), black_box(rows), &mut out).unwrap();
+        black_box(out[0])
+    });
+    w.run();
+}
+
+/// `out[i] = 2·in[i]` for three inputs into three outputs, one buffer after another, with the CPU's
+/// widest vectors and ordinary stores: the write bound of a safe kernel (unlike `copy_from_slice`,
+/// which may become `rep movsb`, whose large copies can skip the read-for-ownership of the stores).
+struct Double<'a> {
+    x: [&'a [f32]; 3],
+    y: [&'a mut [f32]; 3],
+}
+
+impl pulp::WithSimd for Double<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let two = simd.splat_f32s(2.0);
+        for (x, y) in self.x.into_iter().zip(self.y) {
+            let (xv, xt) = S::as_simd_f32s(x);
+            let (yv, yt) = S::as_mut_simd_f32s(y);
+            for (o, i) in yv.iter_mut().zip(xv) {
+                *o = simd.mul_f32s(two, *i);
+            }
+            for (o, i) in yt.iter_mut().zip(xt) {
+                *o = 2.0 * i;
+            }
+        }
+    }
+}
+
+/// The fused triplet forward + backward (squared distance, `Sum`, margin 0: about half of the triplets
+/// active) against the ordinary-store stream over the same bytes (3·N·D floats read, 3·N·D written),
+/// the naive loop and `copy_from_slice`.
+fn triplet(b: &mut Bench) {
+    let arch = pulp::Arch::new();
+    for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
+        let size = format!("{n} × {d}");
+        if !b.wants(&format!("triplet {size}")) {
+            continue;
+        }
+        let len = n * d;
+        let [xa, xp, xn] = [1, 2, 3].map(|s| data(len, s));
+        let x = [&xa[..], &xp[..], &xn[..]];
+        // The gradient buffers, shared by every contender (the same pages, already faulted in).
+        let g = RefCell::new([vec![0.0f32; len], vec![0.0f32; len], vec![0.0f32; len]]);
+        let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
+        let mut w = b.workload("triplet", size, Unit::Bytes((6 * len * 4) as u64));
+        w.baseline("stream", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            arch.dispatch(Double {
+                x: x.map(black_box),
+                y: [ga, gp, gn],
+            })
+        });
+        w.baseline("naive", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            naive::triplet(x.map(black_box), [ga, gp, gn], d, 0.0)
+        });
+        w.baseline("copy_from_slice", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            ga.copy_from_slice(black_box(x[0]));
+            gp.copy_from_slice(black_box(x[1]));
+            gn.copy_from_slice(black_box(x[2]));
+        });
+        w.contender("default", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            fused::fused(&loss, x, [ga, gp, gn], d).loss
+        });
+        w.run();
+    }
+}
+
+fn main() {
+    // The machine first: the core count before pinning.
+    let m = Machine::here();
+    let mut b = Bench::from_env();
+    eprintln!(
+        "{} ({} cores, backend {}), pinned: {:?}, {} rounds, load average {}",
+        m.cpu, m.cores, m.backend, b.core, b.rounds, m.load
+    );
+    println!("{}", paired::TABLE_HEADER);
+    for group in GROUPS {
+        group(&mut b);
+    }
+    let text = paired::results_markdown(&m, &b);
+    let exe = std::env::current_exe().expect("the bench's own path");
+    // target/<profile>/deps/compare-<hash>: three levels up is the target folder.
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("a target folder")
+        .join("compare");
+    let partial = if b.filters.is_empty() { "" } else { "-partial" };
+    let mut outs = vec![target.join(format!("{}{partial}.md", m.slug))];
+    if b.filters.is_empty() {
+        let results = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+        outs.push(results.join(format!("{}.md", m.slug)));
+    }
+    for path in outs {
+        std::fs::create_dir_all(path.parent().unwrap()).expect("create the output folder");
+        std::fs::write(&path, &text).expect("write the table");
+        eprintln!("wrote {}", path.display());
+    }
+}
