@@ -8,7 +8,38 @@ use crate::Rows;
 /// `Σ (a_i − b_i)²` in the crate's fixed order (see the module docs of `kernel`).
 #[inline(always)]
 pub(crate) fn sq_l2<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    by_width!(S, sq_l2_k(simd, a, b))
+}
+
+#[inline(always)]
+fn sq_l2_k<S: Simd, const K: usize>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    let (len, w) = (a.len(), S::F32_LANES);
+    // Rows of two or four vectors fill only accumulators 0..2 or 0..4; the others stay `+0`. The
+    // fixed tree's levels `h ≥ 2` (or `h ≥ 4`) then add `+0` to every accumulator, which leaves it as
+    // it is (an accumulator is `+0`, positive, `inf` or NaN, never `−0`), so folding only the filled
+    // ones by the tree's last levels gives the same bits with less work.
+    if len > w && len <= 2 * w && 2 <= K {
+        return short::<S, 2>(simd, a, b);
+    }
+    if len > 2 * w && len <= 4 * w && 4 <= K {
+        return short::<S, 4>(simd, a, b);
+    }
     sums::<S, 2, 1>(simd, [a, b], [(0, 1)], None)[0]
+}
+
+/// `sq_l2` of a row of at most `P` vectors: accumulator `j` gets vector `j` (zero-filled past the end;
+/// `fma(d, d, +0)` is `d·d` rounded once), then the last `log2 P` levels of the fold tree.
+#[inline(always)]
+fn short<S: Simd, const P: usize>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    let (len, w) = (a.len(), S::F32_LANES);
+    let mut acc = [simd.splat_f32s(0.0); P];
+    for j in 0..P {
+        let s = (j * w).min(len);
+        let e = len.min(s + w);
+        let d = simd.sub_f32s(load(simd, &a[s..e]), load(simd, &b[s..e]));
+        acc[j] = simd.mul_f32s(d, d);
+    }
+    fold::<S, P>(simd, acc)
 }
 
 /// For each pair `(i, k)` of `pairs`, `Σ (x_i − x_k [+ eps])²` over `R` equally long rows, in one pass
