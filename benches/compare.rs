@@ -24,8 +24,15 @@ use paired::{Bench, Machine, Unit};
 use simsimd::SpatialSimilarity;
 use triplet_simd::{Backend, Isa, Reduction, Rows, TripletLoss};
 
+/// A function that sets up and runs some workloads.
+type Group = fn(&mut Bench);
+
 /// The workload groups, in the order they run.
-const GROUPS: &[fn(&mut Bench)] = &[sq_l2_pair, sq_l2_rows, sq_l2_one_to_many, triplet];
+const GROUPS: &[Group] = &[sq_l2_pair, sq_l2_rows, sq_l2_one_to_many, triplet];
+
+/// Groups that run only when a filter names them (`cargo bench --bench compare -- triplet-analysis`):
+/// experiments that explain a figure, kept out of the README's table.
+const ANALYSIS: &[(&str, Group)] = &[("triplet-analysis", triplet_analysis)];
 
 /// `n` values starting on a 64-byte boundary (as a framework's tensor storage does), inside `buf`.
 fn aligned(buf: &mut Vec<f32>, n: usize, seed: u32) -> &[f32] {
@@ -190,6 +197,63 @@ fn triplet(b: &mut Bench) {
     }
 }
 
+/// What holds the fused triplet call back: the same bytes moved in other patterns, the loss without its
+/// gradients, and the call with every triplet active or none (no branch to mispredict).
+fn triplet_analysis(b: &mut Bench) {
+    let arch = pulp::Arch::new();
+    for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
+        let size = format!("{n} × {d}");
+        let len = n * d;
+        let [xa, xp, xn] = [1, 2, 3].map(|s| data(len, s));
+        let x = [&xa[..], &xp[..], &xn[..]];
+        let g = RefCell::new([vec![0.0f32; len], vec![0.0f32; len], vec![0.0f32; len]]);
+        let half = TripletLoss::new(0.0).reduction(Reduction::Sum);
+        let all = TripletLoss::new(1e9).reduction(Reduction::Sum);
+        let none = TripletLoss::new(-1e9).reduction(Reduction::Sum);
+        let mut w = b.workload("triplet-analysis", size, Unit::Bytes((6 * len * 4) as u64));
+        w.baseline("stream", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            arch.dispatch(Double {
+                x: x.map(black_box),
+                y: [ga, gp, gn],
+            })
+        });
+        w.contender("stream, row by row", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            let x = x.map(black_box);
+            for i in 0..n {
+                let r = i * d..(i + 1) * d;
+                arch.dispatch(Double {
+                    x: x.map(|x| &x[r.clone()]),
+                    y: [&mut ga[r.clone()], &mut gp[r.clone()], &mut gn[r.clone()]],
+                })
+            }
+        });
+        w.contender("read only (u64 sum)", || {
+            x.iter().fold(0, |s, x| u64_sum(black_box(x), s))
+        });
+        w.contender("forward only", || fused::forward(&half, x, d).loss);
+        w.contender("default", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            fused::fused(&half, x, [ga, gp, gn], d).loss
+        });
+        w.contender("all active", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            fused::fused(&all, x, [ga, gp, gn], d).loss
+        });
+        w.contender("none active", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            fused::fused(&none, x, [ga, gp, gn], d).loss
+        });
+        w.run();
+    }
+}
+
 fn main() {
     // The machine first: the core count before pinning.
     let m = Machine::here();
@@ -201,6 +265,11 @@ fn main() {
     println!("{}", paired::TABLE_HEADER);
     for group in GROUPS {
         group(&mut b);
+    }
+    for (name, group) in ANALYSIS {
+        if b.filters.iter().any(|f| f.contains(name)) {
+            group(&mut b);
+        }
     }
     let text = paired::results_markdown(&m, &b);
     let exe = std::env::current_exe().expect("the bench's own path");

@@ -30,3 +30,11 @@ pub fn fused(
     )
     .unwrap()
 }
+
+/// The loss alone (no gradients): reads the rows once, writes nothing.
+#[allow(dead_code)] // only the paired bench's analysis group calls it
+pub fn forward(loss: &TripletLoss, x: [&[f32]; 3], d: usize) -> TripletStats {
+    let n = x[0].len() / d;
+    let v = |x| Rows::dense(black_box(x), n, d).unwrap();
+    loss.forward(v(x[0]), v(x[1]), v(x[2]), None).unwrap()
+}
