@@ -54,7 +54,7 @@ def parse_args():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per repeat (at least)")
     ap.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: the last allowed one)")
-    ap.add_argument("--peers", default="torch-eager,torch-compile,jax-jit")
+    ap.add_argument("--peers", default="torch-eager,torch-compile,torch-compile-out,torch-compile-fwd-bwd,jax-jit")
     ap.add_argument("--sizes", default=None, help="e.g. 1024x128,4096x256")
     return ap.parse_args()
 
@@ -161,7 +161,8 @@ def peer_torch_compile(a_np, p_np, n_np):
             return loss, ga, gp, gn
 
         call1()
-        return call1, (lambda r: None), "torch.compile(torch.func.grad_and_value(loss), fullgraph=True)"
+        return call1, (lambda r: None), ("torch.compile(torch.func.grad_and_value(loss), fullgraph=True): "
+                                         "fresh gradient tensors each call")
     except Exception as e:  # noqa: BLE001
         errors.append("grad_and_value: %s: %s" % (type(e).__name__, str(e).splitlines()[0][:200]))
 
@@ -197,6 +198,52 @@ def peer_torch_compile(a_np, p_np, n_np):
 
     call3()
     return call3, (lambda r: None), "torch.compile(forward) + .backward() [%s]" % "; ".join(errors)
+
+
+def peer_torch_compile_out(a_np, p_np, n_np):
+    """The fused single-pass kernel with its outputs reused: torch.compile(fullgraph=True) of
+    grad_and_value whose gradients are copied into three preallocated buffers inside the compiled graph
+    (Inductor writes them in place), so no call allocates (no page faults of fresh 64 MiB outputs)."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    a0, p0, n0 = (torch.from_numpy(x.copy()) for x in (a_np, p_np, n_np))
+    ga, gp, gn = (torch.empty_like(a0) for _ in range(3))
+    gv = torch.func.grad_and_value(torch_loss, argnums=(0, 1, 2))
+
+    def step(a, p, n, ga, gp, gn):
+        (g1, g2, g3), loss = gv(a, p, n)
+        ga.copy_(g1)
+        gp.copy_(g2)
+        gn.copy_(g3)
+        return loss
+
+    f = torch.compile(step, fullgraph=True, dynamic=False)
+
+    def call():
+        return f(a0, p0, n0, ga, gp, gn), ga, gp, gn
+
+    call()
+    return call, (lambda r: None), ("torch.compile(grad_and_value(loss) + copy_ into reused gradient buffers, "
+                                    "fullgraph=True): outputs reused")
+
+
+def peer_torch_compile_fwd_bwd(a_np, p_np, n_np):
+    """The usual protocol: compiled forward, AOTAutograd-compiled backward through .backward()."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    a, p, n = (torch.from_numpy(x.copy()).requires_grad_(True) for x in (a_np, p_np, n_np))
+    f = torch.compile(torch_loss, dynamic=False)
+
+    def call():
+        a.grad = p.grad = n.grad = None
+        loss = f(a, p, n)
+        loss.backward()
+        return loss.detach(), a.grad, p.grad, n.grad
+
+    call()
+    return call, (lambda r: None), "torch.compile(forward) + .backward(), grads reset to None each call (fresh outputs)"
 
 
 def peer_jax_jit(a_np, p_np, n_np):
@@ -250,7 +297,9 @@ def run_crate(binary, a, p, n):
     return med, lo, hi, iters, loss, grads
 
 
-PEERS = {"torch-eager": peer_torch_eager, "torch-compile": peer_torch_compile, "jax-jit": peer_jax_jit}
+PEERS = {"torch-eager": peer_torch_eager, "torch-compile": peer_torch_compile,
+         "torch-compile-out": peer_torch_compile_out, "torch-compile-fwd-bwd": peer_torch_compile_fwd_bwd,
+         "jax-jit": peer_jax_jit}
 
 
 def result_grads(name, r):
@@ -285,6 +334,7 @@ def main():
     if ARGS.sizes:
         sizes = [tuple(int(v) for v in s.split("x")) for s in ARGS.sizes.split(",")]
     peers = [p for p in ARGS.peers.split(",") if p]
+    skipped = {}
     versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
     try:
         import jax
@@ -295,6 +345,9 @@ def main():
     except Exception as e:  # noqa: BLE001
         versions["jax"] = "unavailable (%s)" % e
         jax_backend = "-"
+        if "jax-jit" in peers:
+            peers.remove("jax-jit")
+            skipped["jax-jit"] = "skipped: jax does not import (%s)" % e
     model, isa = cpu_model()
     load_before = loadavg()
 
@@ -385,6 +438,7 @@ def main():
                 rel, grel))
     out.append("")
     out.append("Peers:")
+    notes.update(skipped)
     for k, v in notes.items():
         out.append("- %s: %s" % (k, v))
     setup_rows = [(N, D, name, s) for (N, D, name, _, _, _, _, _, _, _, s, _) in rows if s is not None]
