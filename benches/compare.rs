@@ -197,6 +197,41 @@ fn triplet(b: &mut Bench) {
     }
 }
 
+/// A copy of `x` in 2 MiB-aligned memory that Linux is asked to back with transparent huge pages
+/// (`madvise(MADV_HUGEPAGE)`, before the pages are touched): what a caller can do for its buffers when
+/// the system's THP mode is `madvise`. Returns the allocation and the copy's range in it.
+fn huge_copy(x: &[f32]) -> (Vec<f32>, std::ops::Range<usize>) {
+    const HUGE: usize = 2 << 20;
+    // Zeroed by calloc: fresh pages, not yet touched.
+    // Whole huge pages: the copy's length rounded up to 2 MiB, plus 2 MiB for the alignment.
+    let span = (x.len() * 4).div_ceil(HUGE) * HUGE;
+    let v = vec![0.0f32; (span + HUGE) / 4];
+    let off = (v.as_ptr() as usize).wrapping_neg() % HUGE / 4;
+    #[cfg(target_os = "linux")]
+    {
+        let start = v.as_ptr() as usize + off * 4;
+        // SAFETY: [start, start + span) lies inside the allocation `v` owns, and MADV_HUGEPAGE only
+        // changes how the kernel backs those pages, never their contents; the call reads and writes no
+        // memory.
+        let _ = unsafe { libc::madvise(start as *mut libc::c_void, span, libc::MADV_HUGEPAGE) };
+    }
+    let mut v = v;
+    v[off..off + x.len()].copy_from_slice(x);
+    (v, off..off + x.len())
+}
+
+/// The kernel's transparent huge pages in use (`AnonHugePages` of /proc/meminfo).
+fn anon_huge() -> String {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("AnonHugePages"))
+                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
 /// What holds the fused triplet call back: the same bytes moved in other patterns, the loss without its
 /// gradients, and the call with every triplet active or none (no branch to mispredict).
 fn triplet_analysis(b: &mut Bench) {
@@ -210,6 +245,19 @@ fn triplet_analysis(b: &mut Bench) {
         let half = TripletLoss::new(0.0).reduction(Reduction::Sum);
         let all = TripletLoss::new(1e9).reduction(Reduction::Sum);
         let none = TripletLoss::new(-1e9).reduction(Reduction::Sum);
+        // The same inputs and gradient buffers in huge pages.
+        let before = anon_huge();
+        let hx = x.map(huge_copy);
+        let hg = RefCell::new([&xa, &xa, &xa].map(|z| huge_copy(&vec![0.0; z.len()])));
+        eprintln!(
+            "AnonHugePages: {before} before the huge buffers, {} after",
+            anon_huge()
+        );
+        let hxs = [
+            &hx[0].0[hx[0].1.clone()],
+            &hx[1].0[hx[1].1.clone()],
+            &hx[2].0[hx[2].1.clone()],
+        ];
         let mut w = b.workload("triplet-analysis", size, Unit::Bytes((6 * len * 4) as u64));
         w.baseline("stream", || {
             let mut g = g.borrow_mut();
@@ -249,6 +297,28 @@ fn triplet_analysis(b: &mut Bench) {
             let mut g = g.borrow_mut();
             let [ga, gp, gn] = &mut *g;
             fused::fused(&none, x, [ga, gp, gn], d).loss
+        });
+        w.contender("stream, huge pages", || {
+            let mut g = hg.borrow_mut();
+            let [(ga, ra), (gp, rp), (gn, rn)] = &mut *g;
+            arch.dispatch(Double {
+                x: hxs.map(black_box),
+                y: [
+                    &mut ga[ra.clone()],
+                    &mut gp[rp.clone()],
+                    &mut gn[rn.clone()],
+                ],
+            })
+        });
+        w.contender("default, huge pages", || {
+            let mut g = hg.borrow_mut();
+            let [(ga, ra), (gp, rp), (gn, rn)] = &mut *g;
+            let y = [
+                &mut ga[ra.clone()],
+                &mut gp[rp.clone()],
+                &mut gn[rn.clone()],
+            ];
+            fused::fused(&half, hxs, y, d).loss
         });
         w.run();
     }
