@@ -197,6 +197,78 @@ fn triplet(b: &mut Bench) {
     }
 }
 
+/// A plain fused loop, for comparison with the crate's kernel: per triplet, both distances with four
+/// accumulators each (not the crate's order: not bit-identical, and not meant to be), then the three
+/// gradient rows of the hinge (or zeros), no pipelining, no per-triplet bookkeeping beyond the loss.
+/// Rows of a whole number of vectors only (the analysis sizes).
+struct PlainFused<'a> {
+    x: [&'a [f32]; 3],
+    g: [&'a mut [f32]; 3],
+    d: usize,
+}
+
+/// `(s0 + s1) + (s2 + s3)`, then across lanes (a function, not a closure: closures do not get the
+/// backend's target features).
+#[inline(always)]
+fn sum4<S: pulp::Simd>(simd: S, s: [S::f32s; 4]) -> f32 {
+    simd.reduce_sum_f32s(simd.add_f32s(simd.add_f32s(s[0], s[1]), simd.add_f32s(s[2], s[3])))
+}
+
+impl pulp::WithSimd for PlainFused<'_> {
+    type Output = f32;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> f32 {
+        let PlainFused {
+            x,
+            g: [ga, gp, gn],
+            d,
+        } = self;
+        let two = simd.splat_f32s(2.0);
+        let mut loss = 0.0;
+        for ((((a, p), n), ga), (gp, gn)) in x[0]
+            .chunks_exact(d)
+            .zip(x[1].chunks_exact(d))
+            .zip(x[2].chunks_exact(d))
+            .zip(ga.chunks_exact_mut(d))
+            .zip(gp.chunks_exact_mut(d).zip(gn.chunks_exact_mut(d)))
+        {
+            let (av, pv, nv) = (
+                S::as_simd_f32s(a).0,
+                S::as_simd_f32s(p).0,
+                S::as_simd_f32s(n).0,
+            );
+            let z = simd.splat_f32s(0.0);
+            let (mut sp, mut sn) = ([z; 4], [z; 4]);
+            for k in 0..av.len() {
+                let dp = simd.sub_f32s(av[k], pv[k]);
+                let dn = simd.sub_f32s(av[k], nv[k]);
+                sp[k % 4] = simd.mul_add_f32s(dp, dp, sp[k % 4]);
+                sn[k % 4] = simd.mul_add_f32s(dn, dn, sn[k % 4]);
+            }
+            let v = sum4(simd, sp) - sum4(simd, sn);
+            if v > 0.0 {
+                loss += v;
+                for (o, k) in S::as_mut_simd_f32s(ga).0.iter_mut().zip(0..) {
+                    *o = simd.mul_f32s(two, simd.sub_f32s(nv[k], pv[k]));
+                }
+                for (o, k) in S::as_mut_simd_f32s(gp).0.iter_mut().zip(0..) {
+                    *o = simd.mul_f32s(two, simd.sub_f32s(pv[k], av[k]));
+                }
+                for (o, k) in S::as_mut_simd_f32s(gn).0.iter_mut().zip(0..) {
+                    *o = simd.mul_f32s(two, simd.sub_f32s(av[k], nv[k]));
+                }
+            } else {
+                for o in [&mut *ga, &mut *gp, &mut *gn] {
+                    for v in S::as_mut_simd_f32s(o).0 {
+                        *v = z;
+                    }
+                }
+            }
+        }
+        loss
+    }
+}
+
 /// A copy of `x` in 2 MiB-aligned memory that Linux is asked to back with transparent huge pages
 /// (`madvise(MADV_HUGEPAGE)`, before the pages are touched): what a caller can do for its buffers when
 /// the system's THP mode is `madvise`. Returns the allocation and the copy's range in it.
@@ -297,6 +369,15 @@ fn triplet_analysis(b: &mut Bench) {
             let mut g = g.borrow_mut();
             let [ga, gp, gn] = &mut *g;
             fused::fused(&none, x, [ga, gp, gn], d).loss
+        });
+        w.contender("plain fused loop", || {
+            let mut g = g.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            arch.dispatch(PlainFused {
+                x: x.map(black_box),
+                g: [ga, gp, gn],
+                d,
+            })
         });
         w.contender("stream, huge pages", || {
             let mut g = hg.borrow_mut();
