@@ -120,10 +120,45 @@ fn long<S: Simd, const K: usize, const R: usize, const M: usize>(
             step(simd, &mut acc, j, &x, pairs, eps, w);
         }
     }
-    // The last, partial block: each accumulator index stays a constant after unrolling, so the
-    // accumulators live in registers. The final vector is zero-filled.
+    // The last, partial block: its whole vectors, then at most one zero-filled vector. Every
+    // accumulator index is a constant after unrolling (the partial vector's accumulator is chosen by
+    // comparing with each constant), so the accumulators stay in registers: a loop over a runtime
+    // index (pulp's partial loads do not unroll) would keep all of them on the stack, and every call,
+    // with or without a tail, would pay for storing them there.
     let base = blocks * LANES;
-    if base < len {
+    if base < len && M == 1 {
+        let rem = len - base;
+        let full = rem / w;
+        for j in 0..K {
+            if j < full {
+                let s = base + j * w;
+                for i in 0..R {
+                    x[i] = load(simd, &rows[i][s..s + w]);
+                }
+                step(simd, &mut acc, j, &x, pairs, eps, w);
+            }
+        }
+        if !rem.is_multiple_of(w) {
+            let s = base + full * w;
+            for i in 0..R {
+                x[i] = load(simd, &rows[i][s..len]);
+            }
+            let mut d = [simd.splat_f32s(0.0); M];
+            for m in 0..M {
+                d[m] = diff(simd, &x, pairs[m], eps, rem % w);
+            }
+            for j in 0..K {
+                if j == full {
+                    for m in 0..M {
+                        acc[m][j] = simd.mul_add_f32s(d[m], d[m], acc[m][j]);
+                    }
+                }
+            }
+        }
+    } else if base < len {
+        // The triplet kernel's sums (two or three pairs over three rows) keep the loop over the
+        // partial block's vectors: unrolled there, the tail grew the kernel and its stack traffic and
+        // did not measure faster (paired, on a loaded machine), so its code stays as it was.
         for j in 0..K {
             let s = base + j * w;
             if s < len {
