@@ -7,6 +7,8 @@
 use std::hint::black_box;
 
 mod common;
+#[path = "common/naive.rs"]
+mod naive;
 
 use common::data;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -19,10 +21,6 @@ fn aligned(buf: &mut Vec<f32>, n: usize, seed: u32) -> &[f32] {
     let off = (buf.as_ptr() as usize / 4).wrapping_neg() % 16;
     buf[off..off + n].copy_from_slice(&data(n, seed));
     &buf[off..off + n]
-}
-
-fn naive(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 fn pair(c: &mut Criterion) {
@@ -45,7 +43,7 @@ fn pair(c: &mut Criterion) {
             bch.iter(|| f32::sqeuclidean(black_box(a), black_box(b)).unwrap())
         });
         g.bench_with_input(BenchmarkId::new("naive", dim), &dim, |bch, _| {
-            bch.iter(|| naive(black_box(a), black_box(b)))
+            bch.iter(|| naive::sq_l2(black_box(a), black_box(b)))
         });
     }
     g.finish();

@@ -2,72 +2,21 @@
 //! thread) against a naive Rust loop in the same run, and every size against the bandwidth of
 //! `copy_from_slice` over as many bytes as the loss reads and writes.
 //!
-//! `cargo bench --bench triplet`. PyTorch and JAX are measured by `benches/peers/triplet_peers.py`.
+//! `cargo bench --bench triplet`. PyTorch and JAX are measured by `benches/peers/triplet_peers.py`;
+//! the paired ratios (against the naive loop, a copy and an ordinary-store stream) by `--bench compare`.
 
 use std::hint::black_box;
 
 mod common;
+#[path = "common/fused.rs"]
+mod fused;
+#[path = "common/naive.rs"]
+mod naive;
 
 use common::data;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use triplet_simd::{Backend, Isa, Reduction, TripletGrads, TripletLoss, TripletStats, Triplets};
-
-/// The loop a user would write: distances by iterator sums, then the three gradient rows.
-#[allow(clippy::too_many_arguments)]
-fn naive(
-    a: &[f32],
-    p: &[f32],
-    n: &[f32],
-    d: usize,
-    margin: f32,
-    ga: &mut [f32],
-    gp: &mut [f32],
-    gn: &mut [f32],
-) -> f32 {
-    let mut loss = 0.0;
-    for i in 0..a.len() / d {
-        let r = i * d..(i + 1) * d;
-        let (ar, pr, nr) = (&a[r.clone()], &p[r.clone()], &n[r.clone()]);
-        let dap: f32 = ar.iter().zip(pr).map(|(x, y)| (x - y) * (x - y)).sum();
-        let dan: f32 = ar.iter().zip(nr).map(|(x, y)| (x - y) * (x - y)).sum();
-        let v = dap - dan + margin;
-        let (ga, gp, gn) = (&mut ga[r.clone()], &mut gp[r.clone()], &mut gn[r]);
-        if v > 0.0 {
-            loss += v;
-            for k in 0..d {
-                ga[k] = 2.0 * (nr[k] - pr[k]);
-                gp[k] = 2.0 * (pr[k] - ar[k]);
-                gn[k] = 2.0 * (ar[k] - nr[k]);
-            }
-        } else {
-            ga.fill(0.0);
-            gp.fill(0.0);
-            gn.fill(0.0);
-        }
-    }
-    loss
-}
-
-/// One fused call into three separate gradient buffers.
-#[allow(clippy::too_many_arguments)]
-fn fused(
-    loss: &TripletLoss,
-    a: &[f32],
-    p: &[f32],
-    neg: &[f32],
-    ga: &mut [f32],
-    gp: &mut [f32],
-    gn: &mut [f32],
-    n: usize,
-    d: usize,
-) -> TripletStats {
-    debug_assert_eq!(a.len(), n * d);
-    loss.forward_backward(
-        Triplets::dense(black_box(a), black_box(p), black_box(neg), d),
-        TripletGrads::separate(ga, gp, gn),
-    )
-    .unwrap()
-}
+use fused::fused;
+use triplet_simd::{Backend, Isa, Reduction, TripletLoss};
 
 /// The benched sizes, N triplets × D: in L2/L3, in L3, out of cache.
 const SIZES: [(usize, usize); 3] = [(1024, 128), (4096, 256), (65_536, 256)];
@@ -101,20 +50,16 @@ fn triplet(c: &mut Criterion) {
         for (name, be) in backends {
             let loss = TripletLoss::new(0.0).reduction(Reduction::Sum).backend(be);
             g.bench_function(BenchmarkId::new(name, &id), |b| {
-                b.iter(|| black_box(fused(&loss, &a, &p, &neg, &mut ga, &mut gp, &mut gn, n, d)))
+                b.iter(|| black_box(fused(&loss, [&a, &p, &neg], [&mut ga, &mut gp, &mut gn], d)))
             });
         }
         g.bench_function(BenchmarkId::new("naive", &id), |b| {
             b.iter(|| {
-                naive(
-                    black_box(&a),
-                    black_box(&p),
-                    black_box(&neg),
+                naive::triplet(
+                    [black_box(&a), black_box(&p), black_box(&neg)],
+                    [&mut ga, &mut gp, &mut gn],
                     d,
                     0.0,
-                    &mut ga,
-                    &mut gp,
-                    &mut gn,
                 )
             })
         });
@@ -132,7 +77,7 @@ fn triplet(c: &mut Criterion) {
         let id = format!("N{n}_D{d}");
         let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
         g.bench_function(BenchmarkId::new("triplet_default", &id), |b| {
-            b.iter(|| fused(&loss, &a, &p, &neg, &mut ga, &mut gp, &mut gn, n, d))
+            b.iter(|| fused(&loss, [&a, &p, &neg], [&mut ga, &mut gp, &mut gn], d))
         });
         g.bench_function(BenchmarkId::new("copy_from_slice", &id), |b| {
             b.iter(|| {

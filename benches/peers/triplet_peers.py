@@ -14,14 +14,16 @@ Peers:
   jax-jit        jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2))) with block_until_ready
 
 The crate itself is timed in the same run, on the same data and CPU, before and after the peers of each size
-(benches/peers/triplet_timing.rs, built with `cargo build --release --example triplet_timing`, same protocol);
+(benches/peers/triplet_timing.rs, built with `cargo build --release -p triplet-simd-bench --bin triplet_timing`, same protocol);
 the table's "peer / crate" column is each row's time over the crate's.
 
 Timing: per size and peer, warm up, pick an iteration count that takes >= --min-time seconds, then
 --repeats repeats; the reported time per call is the median over repeats. One thread: the process is pinned
 to one CPU, torch.set_num_threads(1), and XLA/OpenMP are told to use one thread before jax is imported.
 
-Usage:  /work/venv/bin/python benches/peers/triplet_peers.py [--out benches/peers/results.md]
+Set-up (from the repository root; .venv is git-ignored):
+    python3 -m venv .venv && .venv/bin/pip install -r benches/peers/requirements.txt
+Usage:  .venv/bin/python benches/peers/triplet_peers.py [--out benches/peers/results.md]
 """
 
 import argparse
@@ -52,7 +54,7 @@ def parse_args():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per repeat (at least)")
     ap.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: the last allowed one)")
-    ap.add_argument("--peers", default="torch-eager,torch-compile,jax-jit")
+    ap.add_argument("--peers", default="torch-eager,torch-compile,torch-compile-out,torch-compile-fwd-bwd,jax-jit")
     ap.add_argument("--sizes", default=None, help="e.g. 1024x128,4096x256")
     return ap.parse_args()
 
@@ -159,7 +161,8 @@ def peer_torch_compile(a_np, p_np, n_np):
             return loss, ga, gp, gn
 
         call1()
-        return call1, (lambda r: None), "torch.compile(torch.func.grad_and_value(loss), fullgraph=True)"
+        return call1, (lambda r: None), ("torch.compile(torch.func.grad_and_value(loss), fullgraph=True): "
+                                         "fresh gradient tensors each call")
     except Exception as e:  # noqa: BLE001
         errors.append("grad_and_value: %s: %s" % (type(e).__name__, str(e).splitlines()[0][:200]))
 
@@ -197,6 +200,52 @@ def peer_torch_compile(a_np, p_np, n_np):
     return call3, (lambda r: None), "torch.compile(forward) + .backward() [%s]" % "; ".join(errors)
 
 
+def peer_torch_compile_out(a_np, p_np, n_np):
+    """The fused single-pass kernel with its outputs reused: torch.compile(fullgraph=True) of
+    grad_and_value whose gradients are copied into three preallocated buffers inside the compiled graph
+    (Inductor writes them in place), so no call allocates (no page faults of fresh 64 MiB outputs)."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    a0, p0, n0 = (torch.from_numpy(x.copy()) for x in (a_np, p_np, n_np))
+    ga, gp, gn = (torch.empty_like(a0) for _ in range(3))
+    gv = torch.func.grad_and_value(torch_loss, argnums=(0, 1, 2))
+
+    def step(a, p, n, ga, gp, gn):
+        (g1, g2, g3), loss = gv(a, p, n)
+        ga.copy_(g1)
+        gp.copy_(g2)
+        gn.copy_(g3)
+        return loss
+
+    f = torch.compile(step, fullgraph=True, dynamic=False)
+
+    def call():
+        return f(a0, p0, n0, ga, gp, gn), ga, gp, gn
+
+    call()
+    return call, (lambda r: None), ("torch.compile(grad_and_value(loss) + copy_ into reused gradient buffers, "
+                                    "fullgraph=True): outputs reused")
+
+
+def peer_torch_compile_fwd_bwd(a_np, p_np, n_np):
+    """The usual protocol: compiled forward, AOTAutograd-compiled backward through .backward()."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    a, p, n = (torch.from_numpy(x.copy()).requires_grad_(True) for x in (a_np, p_np, n_np))
+    f = torch.compile(torch_loss, dynamic=False)
+
+    def call():
+        a.grad = p.grad = n.grad = None
+        loss = f(a, p, n)
+        loss.backward()
+        return loss.detach(), a.grad, p.grad, n.grad
+
+    call()
+    return call, (lambda r: None), "torch.compile(forward) + .backward(), grads reset to None each call (fresh outputs)"
+
+
 def peer_jax_jit(a_np, p_np, n_np):
     import jax
     import jax.numpy as jnp
@@ -225,8 +274,10 @@ CRATE = "triplet-simd"
 def build_crate():
     """Builds the crate's timing binary (benches/peers/triplet_timing.rs) once; returns its path."""
     import subprocess
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "triplet_timing"], cwd=ROOT, check=True)
-    return os.path.join(ROOT, "target", "release", "examples", "triplet_timing")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "triplet-simd-bench", "--bin", "triplet_timing"],
+                   cwd=ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    return os.path.join(target, "release", "triplet_timing")
 
 
 def run_crate(binary, a, p, n):
@@ -246,7 +297,9 @@ def run_crate(binary, a, p, n):
     return med, lo, hi, iters, loss, grads
 
 
-PEERS = {"torch-eager": peer_torch_eager, "torch-compile": peer_torch_compile, "jax-jit": peer_jax_jit}
+PEERS = {"torch-eager": peer_torch_eager, "torch-compile": peer_torch_compile,
+         "torch-compile-out": peer_torch_compile_out, "torch-compile-fwd-bwd": peer_torch_compile_fwd_bwd,
+         "jax-jit": peer_jax_jit}
 
 
 def result_grads(name, r):
@@ -281,6 +334,7 @@ def main():
     if ARGS.sizes:
         sizes = [tuple(int(v) for v in s.split("x")) for s in ARGS.sizes.split(",")]
     peers = [p for p in ARGS.peers.split(",") if p]
+    skipped = {}
     versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
     try:
         import jax
@@ -291,6 +345,9 @@ def main():
     except Exception as e:  # noqa: BLE001
         versions["jax"] = "unavailable (%s)" % e
         jax_backend = "-"
+        if "jax-jit" in peers:
+            peers.remove("jax-jit")
+            skipped["jax-jit"] = "skipped: jax does not import (%s)" % e
     model, isa = cpu_model()
     load_before = loadavg()
 
@@ -381,6 +438,7 @@ def main():
                 rel, grel))
     out.append("")
     out.append("Peers:")
+    notes.update(skipped)
     for k, v in notes.items():
         out.append("- %s: %s" % (k, v))
     setup_rows = [(N, D, name, s) for (N, D, name, _, _, _, _, _, _, _, s, _) in rows if s is not None]

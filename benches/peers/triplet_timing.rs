@@ -2,14 +2,17 @@
 //! margin 0, `Sum`, loss and the three gradients, one thread) on the data the script wrote, timed the
 //! way the script times its peers, so that both sides are measured in the same run.
 //!
-//! `cargo run --release --example triplet_timing -- N D DIR MIN_TIME REPEATS`: reads `DIR/{a,p,n}.f32`
+//! `cargo run --release -p triplet-simd-bench --bin triplet_timing -- N D DIR MIN_TIME REPEATS`: reads `DIR/{a,p,n}.f32`
 //! (N·D native-endian f32 each), writes the gradients to `DIR/{ga,gp,gn}.f32` and prints one line:
 //! `loss median_s min_s max_s iters`.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use triplet_simd::{Reduction, TripletGrads, TripletLoss, Triplets};
+#[path = "../common/fused.rs"]
+mod fused;
+
+use triplet_simd::{Reduction, TripletLoss};
 
 fn read(path: &str) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -34,14 +37,7 @@ fn main() {
     let [a, p, neg] = ["a", "p", "n"].map(|k| read(&format!("{dir}/{k}.f32")));
     let (mut ga, mut gp, mut gn) = (vec![0.0; n * d], vec![0.0; n * d], vec![0.0; n * d]);
     let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
-    let mut call = || {
-        loss.forward_backward(
-            Triplets::dense(black_box(&a), black_box(&p), black_box(&neg), d),
-            TripletGrads::separate(&mut ga, &mut gp, &mut gn),
-        )
-        .unwrap()
-        .loss
-    };
+    let mut call = || fused::fused(&loss, [&a, &p, &neg], [&mut ga, &mut gp, &mut gn], d).loss;
     // The script's protocol: two warm-up calls, grow the iteration count until one repeat takes at
     // least `min_time`, then `repeats` repeats in all; report the median, min and max per call.
     let value = call();

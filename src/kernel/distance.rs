@@ -8,7 +8,38 @@ use crate::rows::Rows;
 /// `Σ (a_i − b_i)²` in the crate's fixed order (see the module docs of `kernel`).
 #[inline(always)]
 pub(crate) fn sq_l2<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    by_width!(S, sq_l2_k(simd, a, b))
+}
+
+#[inline(always)]
+fn sq_l2_k<S: Simd, const K: usize>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    let (len, w) = (a.len(), S::F32_LANES);
+    // Rows of two or four vectors fill only accumulators 0..2 or 0..4; the others stay `+0`. The
+    // fixed tree's levels `h ≥ 2` (or `h ≥ 4`) then add `+0` to every accumulator, which leaves it as
+    // it is (an accumulator is `+0`, positive, `inf` or NaN, never `−0`), so folding only the filled
+    // ones by the tree's last levels gives the same bits with less work.
+    if len > w && len <= 2 * w && 2 <= K {
+        return short::<S, 2>(simd, a, b);
+    }
+    if len > 2 * w && len <= 4 * w && 4 <= K {
+        return short::<S, 4>(simd, a, b);
+    }
     sums::<S, 2, 1>(simd, [a, b], [(0, 1)], None)[0]
+}
+
+/// `sq_l2` of a row of at most `P` vectors: accumulator `j` gets vector `j` (zero-filled past the end;
+/// `fma(d, d, +0)` is `d·d` rounded once), then the last `log2 P` levels of the fold tree.
+#[inline(always)]
+fn short<S: Simd, const P: usize>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    let (len, w) = (a.len(), S::F32_LANES);
+    let mut acc = [simd.splat_f32s(0.0); P];
+    for j in 0..P {
+        let s = (j * w).min(len);
+        let e = len.min(s + w);
+        let d = simd.sub_f32s(load(simd, &a[s..e]), load(simd, &b[s..e]));
+        acc[j] = simd.mul_f32s(d, d);
+    }
+    fold::<S, P>(simd, acc)
 }
 
 /// For each pair `(i, k)` of `pairs`, `Σ (x_i − x_k [+ eps])²` over `R` equally long rows, in one pass
@@ -89,10 +120,45 @@ fn long<S: Simd, const K: usize, const R: usize, const M: usize>(
             step(simd, &mut acc, j, &x, pairs, eps, w);
         }
     }
-    // The last, partial block: each accumulator index stays a constant after unrolling, so the
-    // accumulators live in registers. The final vector is zero-filled.
+    // The last, partial block: its whole vectors, then at most one zero-filled vector. Every
+    // accumulator index is a constant after unrolling (the partial vector's accumulator is chosen by
+    // comparing with each constant), so the accumulators stay in registers: a loop over a runtime
+    // index (pulp's partial loads do not unroll) would keep all of them on the stack, and every call,
+    // with or without a tail, would pay for storing them there.
     let base = blocks * LANES;
-    if base < len {
+    if base < len && M == 1 {
+        let rem = len - base;
+        let full = rem / w;
+        for j in 0..K {
+            if j < full {
+                let s = base + j * w;
+                for i in 0..R {
+                    x[i] = load(simd, &rows[i][s..s + w]);
+                }
+                step(simd, &mut acc, j, &x, pairs, eps, w);
+            }
+        }
+        if !rem.is_multiple_of(w) {
+            let s = base + full * w;
+            for i in 0..R {
+                x[i] = load(simd, &rows[i][s..len]);
+            }
+            let mut d = [simd.splat_f32s(0.0); M];
+            for m in 0..M {
+                d[m] = diff(simd, &x, pairs[m], eps, rem % w);
+            }
+            for j in 0..K {
+                if j == full {
+                    for m in 0..M {
+                        acc[m][j] = simd.mul_add_f32s(d[m], d[m], acc[m][j]);
+                    }
+                }
+            }
+        }
+    } else if base < len {
+        // The triplet kernel's sums (two or three pairs over three rows) keep the loop over the
+        // partial block's vectors: unrolled there, the tail grew the kernel and its stack traffic and
+        // did not measure faster (paired, on a loaded machine), so its code stays as it was.
         for j in 0..K {
             let s = base + j * w;
             if s < len {

@@ -1,0 +1,26 @@
+//! The one place the benches call the fused triplet loss (forward + backward into three separate
+//! gradient buffers), shared by `triplet.rs`, `compare.rs` and `peers/triplet_timing.rs`: a change of
+//! the call's form is made here once.
+
+use std::hint::black_box;
+
+use triplet_simd::{TripletGrads, TripletLoss, TripletStats, Triplets};
+
+/// One fused call: rows of `d` floats, as many triplets as `x[0]` holds, gradients overwritten.
+pub fn fused(
+    loss: &TripletLoss,
+    x: [&[f32]; 3],
+    [ga, gp, gn]: [&mut [f32]; 3],
+    d: usize,
+) -> TripletStats {
+    let t = Triplets::dense(black_box(x[0]), black_box(x[1]), black_box(x[2]), d);
+    loss.forward_backward(t, TripletGrads::separate(ga, gp, gn))
+        .unwrap()
+}
+
+/// The loss alone (no gradients): reads the rows once, writes nothing.
+#[allow(dead_code)] // only the paired bench's analysis group calls it
+pub fn forward(loss: &TripletLoss, x: [&[f32]; 3], d: usize) -> TripletStats {
+    let t = Triplets::dense(black_box(x[0]), black_box(x[1]), black_box(x[2]), d);
+    loss.forward(t).unwrap()
+}
