@@ -40,7 +40,7 @@ Format (one record per line, fields separated by single spaces; '#' lines are co
     end
 Inputs are float32 values (so the crate reads them exactly); results are float64 printed with '%.17g'.
 
-Usage:  /work/venv/bin/python tools/mining_fixtures.py
+Usage:  .venv/bin/python tools/mining_fixtures.py
 """
 
 import os
