@@ -15,9 +15,8 @@ use core::cmp::Ordering;
 
 use pulp::{Simd, WithSimd};
 
-use super::distance::sq_l2;
 use super::loss::write_scaled_diff;
-use super::sqrt;
+use super::pairwise::{Block, Metric};
 use super::sum::BlockSum;
 use super::triplet::{sigmoid, softplus};
 use crate::options::GradMode;
@@ -215,68 +214,39 @@ impl Acc {
     }
 }
 
-/// The final distance from a sum of squares.
-#[inline(always)]
-fn finish(dist: Dist, s: f32) -> f32 {
-    match dist {
-        Dist::Sq => s,
-        Dist::Exact => sqrt(s),
-        Dist::EpsInSqrt(e) => sqrt(s + e),
-    }
-}
-
 /// `out[(r − r0)·L + j] = d(x_r, y_j)` for the batch rows `r0 .. r1` and every column `j` (batch rows,
-/// then reference rows): the one place the miners compute distances, each entry the bits of `sq_l2`
-/// (then the root).
+/// then reference rows): the one place the miners compute distances, through the all-pairs kernel
+/// (register-blocked tiles, each entry the bits of `sq_l2`, then the root).
 #[inline(always)]
 fn fill_rows<S: Simd>(simd: S, b: &Batch<'_>, dist: Dist, r0: usize, r1: usize, out: &mut [f32]) {
+    let metric = match dist {
+        Dist::Sq => Metric::SqL2,
+        Dist::Exact => Metric::L2,
+        Dist::EpsInSqrt(e) => Metric::L2EpsInSqrt(e),
+    };
+    let (n, l) = (b.n(), b.len());
+    if r0 >= r1 || l == 0 {
+        return;
+    }
     // A target-feature function of its own (pulp's `vectorize`), so that the distance loop does not
-    // share its registers with the miners' large body.
-    simd.vectorize(Fill {
-        b,
-        dist,
-        r0,
-        r1,
-        out,
-    })
-}
-
-struct Fill<'b, 'a, 'o> {
-    b: &'b Batch<'a>,
-    dist: Dist,
-    r0: usize,
-    r1: usize,
-    out: &'o mut [f32],
-}
-
-impl WithSimd for Fill<'_, '_, '_> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let Self {
-            b,
-            dist,
-            r0,
-            r1,
-            out,
-        } = self;
-        let l = b.len();
-        for r in r0..r1 {
-            let xr = b.x.row_unchecked(r);
-            let o = &mut out[(r - r0) * l..(r - r0 + 1) * l];
-            match dist {
-                Dist::Sq => {
-                    for (j, oj) in o.iter_mut().enumerate() {
-                        *oj = sq_l2(simd, xr, b.col(j));
-                    }
-                }
-                _ => {
-                    for (j, oj) in o.iter_mut().enumerate() {
-                        *oj = finish(dist, sq_l2(simd, xr, b.col(j)));
-                    }
-                }
-            }
-        }
+    // share its registers with the miners' large body. The batch columns, then the reference columns.
+    simd.vectorize(Block {
+        x: b.x,
+        y: b.x,
+        rows: r0..r1,
+        metric,
+        out: &mut out[..],
+        stride: l,
+    });
+    if b.reference.rows() > 0 {
+        simd.vectorize(Block {
+            x: b.x,
+            y: b.reference,
+            rows: r0..r1,
+            metric,
+            out: &mut out[n..],
+            stride: l,
+        });
     }
 }
 

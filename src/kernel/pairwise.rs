@@ -59,8 +59,7 @@ pub(crate) enum Metric {
     /// `sqrt(s)` (Euclidean, correctly rounded).
     L2,
     /// `sqrt(s + eps)` (the Hermans et al. convention; `s + eps` rounded to `f32` first).
-    // For the miners (issue 9), which accept this distance; the public API has no form for it.
-    #[allow(dead_code)]
+    // For the miners, which accept this distance; the public API has no form for it.
     L2EpsInSqrt(f32),
 }
 
@@ -410,8 +409,7 @@ impl WithSimd for AllPairs<'_, '_> {
 
 /// [`fill_block`] as an op of its own, for a caller outside a `WithSimd` context (e.g. through
 /// `Backend::run`).
-// For the miners (issue 9), which stream blocks of rows; tested by this module's unit tests.
-#[allow(dead_code)]
+// The miners' distance fill (they stream blocks of rows).
 pub(crate) struct Block<'a, 'o> {
     pub x: Rows<'a>,
     pub y: Rows<'a>,
