@@ -22,13 +22,20 @@ mod paired;
 use common::data;
 use paired::{Bench, Machine, Unit};
 use simsimd::SpatialSimilarity;
-use triplet_simd::{Backend, Isa, Reduction, Rows, TripletLoss};
+use triplet_simd::{Backend, GradMode, Isa, Reduction, Rows, RowsMut, TripletLoss};
 
 /// A function that sets up and runs some workloads.
 type Group = fn(&mut Bench);
 
 /// The workload groups, in the order they run.
-const GROUPS: &[Group] = &[sq_l2_pair, sq_l2_rows, sq_l2_one_to_many, triplet];
+const GROUPS: &[Group] = &[
+    sq_l2_pair,
+    sq_l2_rows,
+    sq_l2_one_to_many,
+    triplet,
+    normalize,
+    pairwise,
+];
 
 /// Groups that run only when a filter names them (`cargo bench --bench compare -- triplet-analysis`):
 /// experiments that explain a figure, kept out of the README's table.
@@ -403,6 +410,83 @@ fn triplet_analysis(b: &mut Bench) {
         });
         w.run();
     }
+}
+
+/// Row L2-normalisation, forward then backward (256 rows of 128, in L2), against the naive loops.
+fn normalize(b: &mut Bench) {
+    let (n, d) = (256usize, 128usize);
+    let size = format!("N = {n}, D = {d}");
+    if !b.wants(&format!("l2_normalize_rows + backward {size}")) {
+        return;
+    }
+    let (x, dy) = (data(n * d, 5), data(n * d, 6));
+    let out = RefCell::new((vec![0.0f32; n * d], vec![0.0f32; n], vec![0.0f32; n * d]));
+    let mut w = b.workload(
+        "l2_normalize_rows + backward",
+        size,
+        Unit::Elements((n * d) as u64),
+    );
+    w.baseline("naive", || {
+        let (y, norms, dx) = &mut *out.borrow_mut();
+        naive::normalize_forward(black_box(&x), y, norms, d);
+        naive::normalize_backward(y, norms, black_box(&dy), dx, d);
+        black_box(dx[0])
+    });
+    w.contender("default", || {
+        let (y, norms, dx) = &mut *out.borrow_mut();
+        let eps = triplet_simd::L2_NORMALIZE_EPS;
+        let xv = Rows::dense(black_box(&x), n, d).unwrap();
+        triplet_simd::l2_normalize_rows(xv, RowsMut::dense(y, n, d).unwrap(), Some(norms), eps)
+            .unwrap();
+        let (yv, gv) = (
+            Rows::dense(y, n, d).unwrap(),
+            Rows::dense(black_box(&dy), n, d).unwrap(),
+        );
+        let dxv = RowsMut::dense(dx, n, d).unwrap();
+        triplet_simd::l2_normalize_rows_backward(yv, norms, gv, dxv, eps, GradMode::Overwrite)
+            .unwrap();
+        black_box(dx[0])
+    });
+    w.run();
+}
+
+/// All-pairs squared distances d(X, X), N = 1024, D = 128 (one triangle, mirrored), against N(N−1)/2
+/// calls of `sq_l2` with a backend held outside the loop (the same bits per entry).
+fn pairwise(b: &mut Bench) {
+    let (n, d) = (1024usize, 128usize);
+    let size = format!("N = {n}, D = {d}");
+    if !b.wants(&format!("sq_l2_pairwise_self {size}")) {
+        return;
+    }
+    let x = data(n * d, 7);
+    let out = RefCell::new(vec![0.0f32; n * n]);
+    let pairs = (n * (n - 1) / 2) as u64;
+    let mut w = b.workload(
+        "sq_l2_pairwise_self",
+        size,
+        Unit::Elements(pairs * d as u64),
+    );
+    let held = Backend::detect();
+    w.baseline("sq_l2 loop", || {
+        let o = &mut *out.borrow_mut();
+        for i in 0..n {
+            for j in 0..i {
+                let v = held
+                    .sq_l2(&x[i * d..(i + 1) * d], &x[j * d..(j + 1) * d])
+                    .unwrap();
+                o[i * n + j] = v;
+                o[j * n + i] = v;
+            }
+        }
+        black_box(o[1])
+    });
+    w.contender("default", || {
+        let o = &mut *out.borrow_mut();
+        let xv = Rows::dense(black_box(&x), n, d).unwrap();
+        triplet_simd::sq_l2_pairwise_self(xv, RowsMut::dense(o, n, n).unwrap()).unwrap();
+        black_box(o[1])
+    });
+    w.run();
 }
 
 fn main() {

@@ -37,3 +37,36 @@ pub fn triplet(
     }
     loss
 }
+
+/// Row L2-normalisation as a user would write it: iterator sums, one division per element
+/// (`y = x / max(‖x‖, eps)`, the norms written too).
+#[allow(dead_code)] // not every bench that includes this file normalises
+pub fn normalize_forward(x: &[f32], y: &mut [f32], norms: &mut [f32], dim: usize) {
+    let eps = triplet_simd::L2_NORMALIZE_EPS;
+    for ((xr, yr), n) in x.chunks_exact(dim).zip(y.chunks_exact_mut(dim)).zip(norms) {
+        *n = xr.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let c = n.max(eps);
+        for (o, v) in yr.iter_mut().zip(xr) {
+            *o = v / c;
+        }
+    }
+}
+
+/// Its backward: `dx = (dy − y·(y·dy)) / ‖x‖`, or `dy / eps` where the clamp is active.
+#[allow(dead_code)]
+pub fn normalize_backward(y: &[f32], norms: &[f32], dy: &[f32], dx: &mut [f32], dim: usize) {
+    let eps = triplet_simd::L2_NORMALIZE_EPS;
+    let rows = y.chunks_exact(dim).zip(dy.chunks_exact(dim));
+    for (((yr, gr), o), &n) in rows.zip(dx.chunks_exact_mut(dim)).zip(norms) {
+        if n <= eps {
+            for (o, g) in o.iter_mut().zip(gr) {
+                *o = g / eps;
+            }
+            continue;
+        }
+        let t: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+        for ((o, a), g) in o.iter_mut().zip(yr).zip(gr) {
+            *o = (g - a * t) / n;
+        }
+    }
+}
