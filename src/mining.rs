@@ -81,10 +81,12 @@ pub struct Reference<'a> {
 
 impl<'a> Reference<'a> {
     /// The reference rows.
+    /// See the example of [`Reference::new`].
     pub fn rows(&self) -> Rows<'a> {
         self.rows
     }
     /// Their labels.
+    /// See the example of [`Reference::new`].
     pub fn labels(&self) -> &'a [u32] {
         self.labels
     }
@@ -92,6 +94,15 @@ impl<'a> Reference<'a> {
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] if `labels` is not one label per row.
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{Reference, Rows};
+    /// let mem = [0.0, 1.0, 5.0]; // three earlier embeddings of one value
+    /// let r = Reference::new(Rows::dense(&mem, 3, 1)?, &[7, 7, 8])?;
+    /// assert_eq!((r.rows().rows(), r.labels()), (3, &[7, 7, 8][..]));
+    /// assert!(Reference::new(Rows::dense(&mem, 3, 1)?, &[7]).is_err());
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
     pub fn new(rows: Rows<'a>, labels: &'a [u32]) -> Result<Self, Error> {
         if labels.len() != rows.rows() {
             return Err(error(Problem::Labels(
@@ -256,34 +267,41 @@ impl TripletMiner {
         }
     }
     /// The margin (finite).
+    /// See the examples of [`TripletMiner`] and [`TripletMiner::scratch_len`].
     pub fn margin(self, margin: f32) -> Self {
         Self { margin, ..self }
     }
     /// The distance: [`Distance::SqL2`], [`Distance::Exact`] or [`Distance::EpsInSqrt`]
     /// ([`Distance::EpsOnDiff`] is not symmetric and is refused).
+    /// See the examples of [`TripletMiner`] and [`TripletMiner::scratch_len`].
     pub fn distance(self, distance: Distance) -> Self {
         Self { distance, ..self }
     }
     /// `softplus(v)` instead of the hinge.
+    /// See the examples of [`TripletMiner`] and [`TripletMiner::scratch_len`].
     pub fn soft_margin(self, soft: bool) -> Self {
         Self { soft, ..self }
     }
     /// [`Reduction::Sum`], [`Reduction::Mean`] (over the mined triplets) or [`Reduction::MeanActive`].
+    /// See the examples of [`TripletMiner`] and [`TripletMiner::scratch_len`].
     pub fn reduction(self, reduction: Reduction) -> Self {
         Self { reduction, ..self }
     }
     /// Keep at most `k` triplets per anchor: the hardest (largest `v`, NaN largest), ties by the lowest
     /// `(p, n)` rows (pytorch-metric-learning #645, #193).
+    /// See the examples of [`TripletMiner`] and [`TripletMiner::scratch_len`].
     pub fn cap(self, cap: Option<usize>) -> Self {
         Self { cap, ..self }
     }
     /// Batch-hard only: compute the distance matrix in blocks of this many rows, so that no `N × L`
     /// matrix exists (`O(block · L)` scratch); the results are the same bits for every block size.
     /// `None` (the default) is one block of all rows. The other miners always keep the whole matrix.
+    /// See the examples of [`TripletMiner`] and [`TripletMiner::scratch_len`].
     pub fn block_rows(self, block_rows: Option<usize>) -> Self {
         Self { block_rows, ..self }
     }
     /// Runs on this backend instead of the detected one.
+    /// See the examples of [`TripletMiner`] and [`TripletMiner::scratch_len`].
     pub fn backend(self, backend: Backend) -> Self {
         Self { backend, ..self }
     }

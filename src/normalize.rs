@@ -8,6 +8,11 @@ use crate::options::GradMode;
 use crate::{Backend, Error, Rows, RowsMut};
 
 /// PyTorch's default `eps` of `F.normalize`: `1e-12`.
+/// # Examples
+/// ```
+/// assert_eq!(triplet_simd::L2_NORMALIZE_EPS, 1e-12); // torch.nn.functional.normalize's default
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub const L2_NORMALIZE_EPS: f32 = 1e-12;
 
 /// What a call can get wrong.

@@ -215,6 +215,14 @@ pub fn triplet_loss(
 /// # Errors
 /// [`Error::InvalidParameter`] for an `eps` that is NaN, infinite or negative; [`Error::LengthMismatch`]
 /// if `y` is not `rows × dim` values or `norms` not one value a row.
+/// # Examples
+/// ```
+/// use triplet_simd::{Rows, reference};
+/// let mut y = [0.0f64; 2];
+/// reference::l2_normalize_rows(Rows::dense(&[3.0, 4.0], 1, 2)?, 1e-12, &mut y, None)?;
+/// assert_eq!(y, [0.6, 0.8]);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn l2_normalize_rows(
     x: Rows<'_>,
     eps: f32,
@@ -259,6 +267,13 @@ pub fn l2_normalize_rows(
 /// meaningless (`e > 10⁻³`, a norm below about `10⁻²¹·√dim`: with the default eps such rows are
 /// clamped), no bound is claimed: the result is `inf`. It holds while `s < f32::MAX` (beyond, the fast
 /// norm is `inf` and `y` is 0).
+/// # Examples
+/// ```
+/// // Rows of 128 with a sum of squares of 1: a few units in the last place of f32.
+/// let b = triplet_simd::reference::l2_normalize_bound(128, 1.0);
+/// assert!(b > 0.0 && b < 1e-6);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn l2_normalize_bound(dim: usize, sum_of_squares: f64) -> f64 {
     let u = f64::from(f32::EPSILON / 2.0);
     if sum_of_squares == 0.0 {
@@ -290,6 +305,16 @@ pub fn l2_normalize_bound(dim: usize, sum_of_squares: f64) -> f64 {
 /// # Errors
 /// As [`l2_normalize_rows_backward`](crate::l2_normalize_rows_backward); also
 /// [`Error::LengthMismatch`] if `grad_x` or `bound` is not `rows × dim` values.
+/// # Examples
+/// ```
+/// use triplet_simd::{Rows, reference};
+/// // y = (0.6, 0.8) from ‖x‖ = 5; dy along y has no component that changes the direction.
+/// let mut dx = [0.0f64; 2];
+/// reference::l2_normalize_rows_backward(Rows::dense(&[0.6, 0.8], 1, 2)?, &[5.0],
+///     Rows::dense(&[0.6, 0.8], 1, 2)?, 1e-12, &mut dx, None)?;
+/// assert!(dx.iter().all(|v| v.abs() < 1e-8));
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn l2_normalize_rows_backward(
     y: Rows<'_>,
     norms: &[f32],
@@ -338,6 +363,8 @@ pub fn l2_normalize_rows_backward(
 }
 
 /// What [`mined_loss`] reports (the `f64` counterpart of [`MiningStats`](crate::MiningStats)).
+/// # Examples
+/// See [`mined_loss`].
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct MinedLoss {
     /// The reduced loss.
@@ -541,6 +568,17 @@ fn mine_case<'a>(
 /// # Errors
 /// As [`TripletMiner::forward`](crate::TripletMiner::forward) for the settings and labels;
 /// [`Error::LengthMismatch`] if `scratch` is not `N·L` values.
+/// # Examples
+/// ```
+/// use triplet_simd::{Miner, Rows, TripletMiner, reference};
+/// let x = [0.0f32, 1.0, 1.5, 3.0];
+/// let miner = TripletMiner::new(Miner::BatchHard, 1.0);
+/// let mut d = [0.0f64; 16]; // N × L distances
+/// let mut out = [[0u32; 3]; 4];
+/// let k = reference::mine_triplets(&miner, Rows::dense(&x, 4, 1)?, &[0, 0, 1, 1], None, &mut d, &mut out)?;
+/// assert_eq!(&out[..k], &[[0, 1, 2], [1, 0, 2], [2, 3, 1], [3, 2, 1]]);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn mine_triplets(
     miner: &crate::TripletMiner,
     x: Rows<'_>,
@@ -573,6 +611,17 @@ pub fn mine_triplets(
 ///
 /// # Errors
 /// As [`mine_triplets`]; [`Error::LengthMismatch`] if `grad` is not `N·dim` values.
+/// # Examples
+/// ```
+/// use triplet_simd::{Miner, Reduction, Rows, TripletMiner, reference};
+/// let x = [0.0f32, 1.0, 1.5, 3.0];
+/// let miner = TripletMiner::new(Miner::BatchHard, 1.0).reduction(Reduction::Sum);
+/// let mut d = [0.0f64; 16];
+/// let l = reference::mined_loss(&miner, Rows::dense(&x, 4, 1)?, &[0, 0, 1, 1], None, &mut d, 1.0, None)?;
+/// assert_eq!((l.mined, l.active), (4, 2));
+/// assert!((l.loss - 4.75).abs() < 1e-12); // the TripletMiner example's loss, in f64
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn mined_loss(
     miner: &crate::TripletMiner,
     x: Rows<'_>,
@@ -690,6 +739,15 @@ pub fn mined_loss(
 /// # Errors
 /// [`Error::LengthMismatch`] if the rows of `x` and `y` differ in length or `out` does not hold
 /// `x.rows() · y.rows()` values; [`Error::CountOverflow`] if that product overflows `usize`.
+/// # Examples
+/// ```
+/// use triplet_simd::{Rows, reference};
+/// let x = [0.0f32, 3.0];
+/// let mut d = [0.0f64; 4];
+/// reference::sq_l2_pairwise(Rows::dense(&x, 2, 1)?, Rows::dense(&x, 2, 1)?, &mut d)?;
+/// assert_eq!(d, [0.0, 9.0, 9.0, 0.0]);
+/// # Ok::<(), triplet_simd::Error>(())
+/// ```
 pub fn sq_l2_pairwise(x: Rows<'_>, y: Rows<'_>, out: &mut [f64]) -> Result<(), Error> {
     crate::loss::check_len("row length of y", x.dim(), y.dim())?;
     let (n, m) = (x.rows(), y.rows());
