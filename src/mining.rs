@@ -1,5 +1,6 @@
 //! Online triplet mining from labels (batch-hard, batch-all, semi-hard), as index triplets or fused with
-//! the reduced loss and its gradient (SEMANTICS.md, "Pairwise distances and online mining").
+//! the reduced loss and its gradient (the [definitions](crate::semantics), "Pairwise distances and online
+//! mining").
 
 use crate::error::Error;
 use crate::isa::Backend;
@@ -205,7 +206,7 @@ pub struct MiningStats {
 /// PML's `LpDistance` normalizes the embeddings by default (`normalize_embeddings=True`): normalize
 /// the rows first to match it. PML computes distances with `torch.cdist` (a matmul form that cancels)
 /// and squared distances as `(√s)²`; this crate uses the difference form. PML's `smooth_loss` keeps the
-/// margin. The differences of SEMANTICS.md apply: ties go to the lowest row (TF splits the gradient), NaN
+/// margin. The differences listed in the [definitions](crate::semantics) apply: ties go to the lowest row (TF splits the gradient), NaN
 /// is never dropped, TF's pairs without a negative are skipped (TF uses distance 0), no gradient at
 /// `v = 0`. `tests/data/mining_peers.txt` (from `tools/mining_fixtures.py`) checks the table's peers.
 ///

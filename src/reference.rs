@@ -560,7 +560,7 @@ fn mine_case<'a>(
 }
 
 /// The triplets a [`TripletMiner`](crate::TripletMiner) mines, by brute force in `f64`: every
-/// `(a, p, n)` is tested against the definition of SEMANTICS.md (with the cap: ranked against every
+/// `(a, p, n)` is tested against the [definition](crate::semantics) (with the cap: ranked against every
 /// other candidate of its anchor). Written in `(a, p, n)` row order (the fast path orders each
 /// positive's negatives by distance: compare the sets). `scratch` holds the `N × L` distances.
 /// Returns how many were mined (only the first `out.len()` are written).

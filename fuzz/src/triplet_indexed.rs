@@ -1,4 +1,4 @@
-//! Target `triplet_indexed`: `TripletLoss::forward_indexed` and `forward_backward_indexed` with a
+//! Target `triplet_indexed`: `TripletLoss` forward and fused calls on `Triplets::indexed` with a
 //! fuzzed embedding view, index triplets in and out of range, and a gradient matrix of any shape, with
 //! every option of the `triplet` target, on every backend and the detected one.
 //!
