@@ -354,7 +354,7 @@ impl TripletMiner {
     /// miners `n·L + L (+ h)` `f32` and `4L + 2 (+ 2h)` `u32`, `h = min(cap, L²)` with a cap.
     ///
     /// # Errors
-    /// [`Error::SizeOverflow`] if a length overflows `usize` or `n + m` rows cannot be numbered in `u32`;
+    /// [`Error::CountOverflow`] if a length overflows `usize` or `n + m` rows cannot be numbered in `u32`;
     /// otherwise as [`TripletMiner::forward`] for the settings.
     ///
     /// # Examples
@@ -474,7 +474,7 @@ impl TripletMiner {
     /// # Errors
     /// [`Error::InvalidParameter`] for a NaN or infinite margin or a bad eps; [`Error::Missing`] for
     /// [`Distance::EpsOnDiff`], [`Reduction::None`] or zero block rows; [`Error::LengthMismatch`] for
-    /// labels that are not one per row or reference rows of another length; [`Error::SizeOverflow`] as in
+    /// labels that are not one per row or reference rows of another length; [`Error::CountOverflow`] as in
     /// [`TripletMiner::scratch_len`]; [`Error::BufferTooShort`] for scratch shorter than it needs.
     ///
     /// # Examples
