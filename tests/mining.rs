@@ -455,7 +455,7 @@ fn finite_differences_agree(c: &Case) -> bool {
         return true;
     }
     let be = Backend::detect();
-    let (_, grad) = fused(&c, be, true);
+    let (_, grad) = fused(c, be, true);
     let h = 1e-3f32;
     let l = c.n + c.m;
     let mut d = vec![0.0f64; c.n * l];
