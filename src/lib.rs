@@ -95,7 +95,9 @@ pub use distance::{l2, l2_one_to_many, l2_rows, sq_l2, sq_l2_one_to_many, sq_l2_
 pub use error::Error;
 pub use isa::{Backend, Isa};
 pub use loss::{Reduction, SquaredError, SquaredErrorKind, Upstream};
-pub use mining::{Miner, MiningStats, Reference, Scratch, ScratchLen, SemiHardRule, TripletMiner};
+pub use mining::{
+    Miner, MiningCall, MiningStats, Reference, Scratch, ScratchLen, SemiHardRule, TripletMiner,
+};
 pub use normalize::{
     L2_NORMALIZE_EPS, l2_normalize_rows, l2_normalize_rows_backward,
     l2_normalize_rows_backward_in_place, l2_normalize_rows_in_place,

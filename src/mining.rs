@@ -217,7 +217,7 @@ pub struct MiningStats {
 ///
 /// # Examples
 /// ```
-/// use triplet_simd::{GradMode, Miner, Reduction, Rows, RowsMut, Scratch, TripletMiner};
+/// use triplet_simd::{Miner, Reduction, Rows, Scratch, TripletMiner};
 /// // Two classes of two rows on a line.
 /// let x = [0.0f32, 1.0, 1.5, 3.0];
 /// let labels = [0, 0, 1, 1];
@@ -225,9 +225,8 @@ pub struct MiningStats {
 /// let need = miner.scratch_len(4, 0)?;
 /// let (mut f, mut u) = (vec![0.0; need.f32s], vec![0; need.u32s]);
 /// let mut grad = [0.0f32; 4];
-/// let stats = miner.forward_backward(Rows::dense(&x, 4, 1)?, &labels, None,
-///     Scratch { f32s: &mut f, u32s: &mut u }, 1.0, RowsMut::dense(&mut grad, 4, 1)?,
-///     GradMode::Overwrite)?;
+/// let stats = miner.forward_backward(Rows::dense(&x, 4, 1)?, &labels,
+///     Scratch { f32s: &mut f, u32s: &mut u }, &mut grad)?;
 /// // Anchor 0: d_ap = 1, d_an = 2.25, v = -0.25; anchor 1: d_ap = 1, d_an = 0.25, v = 1.75;
 /// // anchor 2: d_ap = 2.25, d_an = 0.25, v = 3; anchor 3: d_ap = 2.25, d_an = 4, v = -0.75.
 /// assert_eq!((stats.mined, stats.active), (4, 2));
@@ -423,15 +422,53 @@ impl TripletMiner {
         Ok((p, red, b))
     }
 
-    /// Mines index triplets `[a, p, n]` into `out` and returns how many. Rows `N …` are the reference
-    /// rows. Order: anchors in row order; per anchor, positives in row order; per positive, negatives
-    /// in the anchor's order of negatives (NaN distances first, then increasing distance, ties by row).
-    /// Feed them to [`TripletLoss`](crate::TripletLoss) with [`Triplets::indexed`](crate::Triplets::indexed)
-    /// (over the batch rows followed by the reference rows) for per-triplet losses.
+    /// A call over the batch rows `x` with one label per row, using `scratch` (at least
+    /// [`TripletMiner::scratch_len`]): add reference rows, an upstream gradient, a gradient buffer and
+    /// its mode as steps, then [`MiningCall::run`] it for the reduced loss (and the gradient), or
+    /// [`MiningCall::mine`] it for index triplets. [`TripletMiner::forward`],
+    /// [`TripletMiner::forward_backward`] and [`TripletMiner::mine`] are its short forms.
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{GradMode, Miner, Reference, Rows, Scratch, TripletMiner};
+    /// // Two batch rows of class 0 and 1; a memory of two earlier rows of class 1 and 0.
+    /// let (x, memory) = ([0.0f32, 2.0], [1.5f32, 0.5]);
+    /// let miner = TripletMiner::new(Miner::BatchHard, 2.5); // squared distances by default
+    /// let need = miner.scratch_len(2, 2)?;
+    /// let (mut f, mut u) = (vec![0.0; need.f32s], vec![0; need.u32s]);
+    /// let mut grad = [0.0f32; 2];
+    /// let stats = miner
+    ///     .call(Rows::dense(&x, 2, 1)?, &[0, 1], Scratch { f32s: &mut f, u32s: &mut u })
+    ///     .reference(Reference::new(Rows::dense(&memory, 2, 1)?, &[1, 0])?)
+    ///     .upstream(0.5)
+    ///     .grad(&mut grad)
+    ///     .mode(GradMode::Accumulate)
+    ///     .run()?;
+    /// // Anchor 0: positive 0.5 (memory, d = 0.25), closest negative 1.5 (memory, d = 2.25); anchor 1:
+    /// // positive 1.5, negative 0.5, the same distances. v = 0.25 − 2.25 + 2.5 = 0.5 for both.
+    /// assert_eq!((stats.mined, stats.active, stats.loss), (2, 2, 0.5));
+    /// // d v / d x0 = 2(x0 − 0.5) − 2(x0 − 1.5) = 2, over 2 active triplets, times the upstream 0.5.
+    /// assert_eq!(grad, [0.5, -0.5]);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
+    pub fn call<'a>(&self, x: Rows<'a>, labels: &'a [u32], scratch: Scratch<'a>) -> MiningCall<'a> {
+        MiningCall {
+            miner: *self,
+            x,
+            labels,
+            reference: None,
+            scratch,
+            upstream: 1.0,
+            grad: None,
+            mode: GradMode::Overwrite,
+        }
+    }
+
+    /// Mines index triplets `[a, p, n]` of the batch into `out` and returns how many: the short form of
+    /// [`MiningCall::mine`] without reference rows.
     ///
     /// # Errors
-    /// [`Error::BufferTooShort`] naming how many triplets were mined when `out` holds fewer (nothing is
-    /// written); otherwise as [`TripletMiner::forward`].
+    /// As [`MiningCall::mine`].
     ///
     /// # Examples
     /// ```
@@ -441,7 +478,7 @@ impl TripletMiner {
     /// let need = miner.scratch_len(4, 0)?;
     /// let (mut f, mut u) = (vec![0.0; need.f32s], vec![0; need.u32s]);
     /// let mut out = [[0u32; 3]; 4];
-    /// let k = miner.mine(Rows::dense(&x, 4, 1)?, &[0, 0, 1, 1], None,
+    /// let k = miner.mine(Rows::dense(&x, 4, 1)?, &[0, 0, 1, 1],
     ///     Scratch { f32s: &mut f, u32s: &mut u }, &mut out)?;
     /// assert_eq!(&out[..k], &[[0, 1, 2], [1, 0, 2], [2, 3, 1], [3, 2, 1]]);
     /// # Ok::<(), triplet_simd::Error>(())
@@ -450,32 +487,17 @@ impl TripletMiner {
         &self,
         x: Rows<'_>,
         labels: &[u32],
-        reference: Option<Reference<'_>>,
         scratch: Scratch<'_>,
         out: &mut [[u32; 3]],
     ) -> Result<usize, Error> {
-        let (p, _, b) = self.prepare(x, labels, reference, &scratch)?;
-        let len = out.len();
-        let count = self.backend.run(Mine {
-            p,
-            b,
-            f32s: scratch.f32s,
-            u32s: scratch.u32s,
-            out,
-        });
-        if count > len as u64 {
-            return Err(error(Problem::Triplets(count, len)));
-        }
-        Ok(count as usize)
+        self.call(x, labels, scratch).mine(out)
     }
 
-    /// The reduced loss over the mined triplets and the statistics, without gradients.
+    /// The reduced loss over the mined triplets and the statistics, without gradients: the short form
+    /// of [`MiningCall::run`] without reference rows.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a NaN or infinite margin or a bad eps; [`Error::Missing`] for
-    /// [`Distance::EpsOnDiff`], [`Reduction::None`] or zero block rows; [`Error::LengthMismatch`] for
-    /// labels that are not one per row or reference rows of another length; [`Error::CountOverflow`] as in
-    /// [`TripletMiner::scratch_len`]; [`Error::BufferTooShort`] for scratch shorter than it needs.
+    /// As [`MiningCall::run`].
     ///
     /// # Examples
     /// ```
@@ -484,7 +506,7 @@ impl TripletMiner {
     /// let miner = TripletMiner::new(Miner::SemiHard(SemiHardRule::TfAddons), 1.0);
     /// let need = miner.scratch_len(4, 0)?;
     /// let (mut f, mut u) = (vec![0.0; need.f32s], vec![0; need.u32s]);
-    /// let s = miner.forward(Rows::dense(&x, 4, 1)?, &[0, 0, 1, 1], None,
+    /// let s = miner.forward(Rows::dense(&x, 4, 1)?, &[0, 0, 1, 1],
     ///     Scratch { f32s: &mut f, u32s: &mut u })?;
     /// assert_eq!(s.mined, 4); // one triplet per positive pair
     /// # Ok::<(), triplet_simd::Error>(())
@@ -493,34 +515,28 @@ impl TripletMiner {
         &self,
         x: Rows<'_>,
         labels: &[u32],
-        reference: Option<Reference<'_>>,
         scratch: Scratch<'_>,
     ) -> Result<MiningStats, Error> {
-        self.run(x, labels, reference, scratch, 0.0, None)
+        self.call(x, labels, scratch).run()
     }
 
     /// The reduced loss over the mined triplets and, in the same call, its gradient with respect to the
-    /// batch rows, scaled by `upstream`, into `grad` (shaped like `x`): [`GradMode::Overwrite`] zeroes
-    /// it first, [`GradMode::Accumulate`] adds to it. Reference rows get no gradient.
+    /// batch rows into `grad` (dense, shaped like `x`: `rows × dim` values), overwritten: the short form
+    /// of [`MiningCall::run`] with [`MiningCall::grad`], without reference rows.
     ///
     /// # Errors
-    /// As [`TripletMiner::forward`]; also [`Error::LengthMismatch`] if `grad` is not shaped like `x`.
+    /// As [`MiningCall::run`].
     ///
     /// # Examples
     /// See [`TripletMiner`].
-    #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &self,
         x: Rows<'_>,
         labels: &[u32],
-        reference: Option<Reference<'_>>,
         scratch: Scratch<'_>,
-        upstream: f32,
-        grad: RowsMut<'_>,
-        mode: GradMode,
+        grad: &mut [f32],
     ) -> Result<MiningStats, Error> {
-        check_same_shape(GRAD, x.rows(), x.dim(), grad.rows(), grad.dim())?;
-        self.run(x, labels, reference, scratch, upstream, Some((grad, mode)))
+        self.call(x, labels, scratch).grad(grad).run()
     }
 
     fn run(
@@ -575,6 +591,175 @@ impl TripletMiner {
     }
 }
 
+/// One mining call over a batch (built by [`TripletMiner::call`]); every step is optional.
+///
+/// # Examples
+/// See [`TripletMiner::call`].
+#[derive(Debug)]
+#[must_use = "a call does nothing until it is run"]
+pub struct MiningCall<'a> {
+    miner: TripletMiner,
+    x: Rows<'a>,
+    labels: &'a [u32],
+    reference: Option<Reference<'a>>,
+    scratch: Scratch<'a>,
+    upstream: f32,
+    grad: Option<MiningGrad<'a>>,
+    mode: GradMode,
+}
+
+#[derive(Debug)]
+enum MiningGrad<'a> {
+    Dense(&'a mut [f32]),
+    View(RowsMut<'a>),
+}
+
+impl<'a> MiningCall<'a> {
+    /// Mines positives and negatives also among `reference` (rows `N …` of the mined triplets).
+    /// See the example of [`TripletMiner::call`].
+    pub fn reference(self, reference: Reference<'a>) -> Self {
+        Self {
+            reference: Some(reference),
+            ..self
+        }
+    }
+    /// Scales the gradient by `upstream` (PyTorch's `grad_output` of the reduced loss; default 1).
+    /// See the example of [`TripletMiner::call`].
+    pub fn upstream(self, upstream: f32) -> Self {
+        Self { upstream, ..self }
+    }
+    /// Computes the gradient with respect to the batch rows into `grad`, dense and shaped like `x`
+    /// (`rows × dim` values). Reference rows get no gradient.
+    /// See the example of [`TripletMiner::call`].
+    pub fn grad(self, grad: &'a mut [f32]) -> Self {
+        Self {
+            grad: Some(MiningGrad::Dense(grad)),
+            ..self
+        }
+    }
+    /// Computes the gradient into a strided view of `x`'s shape.
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{Miner, Rows, RowsMut, Scratch, TripletMiner};
+    /// let x = [0.0f32, 1.0, 1.5, 3.0];
+    /// let miner = TripletMiner::new(Miner::BatchHard, 1.0);
+    /// let need = miner.scratch_len(4, 0)?;
+    /// let (mut f, mut u) = (vec![0.0; need.f32s], vec![0; need.u32s]);
+    /// let mut g = [9.0f32; 8]; // rows of 1 at a stride of 2: the padding is left alone
+    /// miner
+    ///     .call(Rows::dense(&x, 4, 1)?, &[0, 0, 1, 1], Scratch { f32s: &mut f, u32s: &mut u })
+    ///     .grad_view(RowsMut::new(&mut g, 4, 1, 2)?)
+    ///     .run()?;
+    /// assert!(g.iter().skip(1).step_by(2).all(|&p| p == 9.0));
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
+    pub fn grad_view(self, grad: RowsMut<'a>) -> Self {
+        Self {
+            grad: Some(MiningGrad::View(grad)),
+            ..self
+        }
+    }
+    /// Overwrite (default: the gradient buffer is zeroed first) or add to the gradient buffer.
+    /// See the example of [`TripletMiner::call`].
+    pub fn mode(self, mode: GradMode) -> Self {
+        Self { mode, ..self }
+    }
+
+    /// Runs the call: the reduced loss over the mined triplets, the statistics and, with a gradient
+    /// buffer, the gradient with respect to the batch rows, in the same call.
+    ///
+    /// # Errors
+    /// Nothing is written when an error is returned.
+    /// - [`Error::InvalidParameter`] for a NaN or infinite margin or a bad eps;
+    /// - [`Error::Missing`] for [`Distance::EpsOnDiff`], [`Reduction::None`] or zero block rows;
+    /// - [`Error::LengthMismatch`] for labels that are not one per row, reference rows of another
+    ///   length, or a gradient not shaped like `x`;
+    /// - [`Error::CountOverflow`] as in [`TripletMiner::scratch_len`];
+    /// - [`Error::BufferTooShort`] for scratch shorter than it needs.
+    ///
+    /// # Examples
+    /// See [`TripletMiner::call`].
+    pub fn run(self) -> Result<MiningStats, Error> {
+        let Self {
+            miner,
+            x,
+            labels,
+            reference,
+            scratch,
+            upstream,
+            grad,
+            mode,
+        } = self;
+        let grad = match grad {
+            None => None,
+            Some(g) => Some((grad_view(g, x)?, mode)),
+        };
+        miner.run(x, labels, reference, scratch, upstream, grad)
+    }
+
+    /// Mines index triplets `[a, p, n]` into `out` and returns how many (the upstream gradient and the
+    /// gradient buffer, if set, are not used). Rows `N …` are the reference rows. Order: anchors in row
+    /// order; per anchor, positives in row order; per positive, negatives in the anchor's order of
+    /// negatives (NaN distances first, then increasing distance, ties by row). Feed them to
+    /// [`TripletLoss`](crate::TripletLoss) with [`Triplets::indexed`](crate::Triplets::indexed) (over the
+    /// batch rows followed by the reference rows) for per-triplet losses.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooShort`] naming how many triplets were mined when `out` holds fewer (nothing is
+    /// written); otherwise as [`MiningCall::run`].
+    ///
+    /// # Examples
+    /// See [`TripletMiner::mine`].
+    pub fn mine(self, out: &mut [[u32; 3]]) -> Result<usize, Error> {
+        let Self {
+            miner,
+            x,
+            labels,
+            reference,
+            scratch,
+            ..
+        } = self;
+        let (p, _, b) = miner.prepare(x, labels, reference, &scratch)?;
+        let len = out.len();
+        let count = miner.backend.run(Mine {
+            p,
+            b,
+            f32s: scratch.f32s,
+            u32s: scratch.u32s,
+            out,
+        });
+        if count > len as u64 {
+            return Err(error(Problem::Triplets(count, len)));
+        }
+        Ok(count as usize)
+    }
+}
+
+/// The gradient buffer as a view of `x`'s shape.
+fn grad_view<'g>(g: MiningGrad<'g>, x: Rows<'_>) -> Result<RowsMut<'g>, Error> {
+    match g {
+        MiningGrad::View(g) => {
+            check_same_shape(GRAD, x.rows(), x.dim(), g.rows(), g.dim())?;
+            Ok(g)
+        }
+        MiningGrad::Dense(g) => {
+            let need = x
+                .rows()
+                .checked_mul(x.dim())
+                .ok_or(error(Problem::GradOverflow(x.rows(), x.dim())))?;
+            if g.len() != need {
+                return Err(error(Problem::Labels(
+                    "length of grad (rows × row length of x)",
+                    need,
+                    g.len(),
+                )));
+            }
+            RowsMut::dense(g, x.rows(), x.dim())
+        }
+    }
+}
+
 /// What went wrong (turned into an [`Error`] in one place).
 enum Problem {
     Parameter(&'static str, f32),
@@ -589,6 +774,8 @@ enum Problem {
     Scratch(&'static str, usize, usize),
     /// (mined, buffer length)
     Triplets(u64, usize),
+    /// (rows, dim) of a dense gradient
+    GradOverflow(usize, usize),
 }
 
 fn error(p: Problem) -> Error {
@@ -623,6 +810,11 @@ fn error(p: Problem) -> Error {
             factor: n.saturating_add(m),
         },
         Problem::Scratch(what, needed, len) => Error::BufferTooShort { what, needed, len },
+        Problem::GradOverflow(count, factor) => Error::CountOverflow {
+            what: "values of grad (rows × row length of x)",
+            count,
+            factor,
+        },
         Problem::Triplets(needed, len) => Error::BufferTooShort {
             what: "triplet buffer (in triplets mined)",
             needed: usize::try_from(needed).unwrap_or(usize::MAX),

@@ -8,9 +8,9 @@ mod common;
 use common::{backends, same, same_all};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 use triplet_simd::{
-    Backend, Distance, Error, GradMode, Isa, Miner, MiningStats, Reduction, Reference, Rows,
-    RowsMut, Scratch, SemiHardRule, TripletGrads, TripletLoss, TripletMiner, Triplets, Upstream,
-    reference,
+    Backend, Distance, Error, GradMode, Isa, Miner, MiningCall, MiningStats, Reduction, Reference,
+    Rows, RowsMut, Scratch, SemiHardRule, TripletGrads, TripletLoss, TripletMiner, Triplets,
+    Upstream, reference,
 };
 
 const MINERS: [Miner; 5] = [
@@ -133,6 +133,14 @@ impl Case {
     fn x(&self) -> Rows<'_> {
         Rows::dense(&self.x, self.n, self.dim).unwrap()
     }
+    /// A call over the case's rows, labels and reference rows.
+    fn call<'a>(&'a self, miner: &TripletMiner, s: Scratch<'a>) -> MiningCall<'a> {
+        let call = miner.call(self.x(), &self.labels, s);
+        match self.reference() {
+            Some(r) => call.reference(r),
+            None => call,
+        }
+    }
     fn reference(&self) -> Option<Reference<'_>> {
         (self.m > 0).then(|| {
             Reference::new(
@@ -212,7 +220,7 @@ fn mine_with(c: &Case, miner: &TripletMiner) -> Vec<[u32; 3]> {
         f32s: &mut f,
         u32s: &mut u,
     };
-    let needed = match miner.mine(c.x(), &c.labels, c.reference(), s, &mut []) {
+    let needed = match c.call(miner, s).mine(&mut []) {
         Ok(0) => return Vec::new(),
         Ok(k) => panic!("{k} triplets written into an empty buffer"),
         Err(Error::BufferTooShort { needed, len: 0, .. }) => needed,
@@ -223,9 +231,7 @@ fn mine_with(c: &Case, miner: &TripletMiner) -> Vec<[u32; 3]> {
         f32s: &mut f,
         u32s: &mut u,
     };
-    let k = miner
-        .mine(c.x(), &c.labels, c.reference(), s, &mut out)
-        .unwrap();
+    let k = c.call(miner, s).mine(&mut out).unwrap();
     assert_eq!(k, needed);
     assert_eq!(out[k], [u32::MAX; 3], "nothing past the count");
     out.truncate(k);
@@ -240,20 +246,15 @@ fn fused(c: &Case, be: Backend, with_grad: bool) -> (MiningStats, Vec<f32>) {
         u32s: &mut u,
     };
     let mut grad: Vec<f32> = (0..c.n * c.dim).map(|i| (i % 7) as f32 * 0.125).collect();
+    let call = c.call(&miner, s);
     let stats = if with_grad {
-        miner
-            .forward_backward(
-                c.x(),
-                &c.labels,
-                c.reference(),
-                s,
-                c.upstream,
-                RowsMut::dense(&mut grad, c.n, c.dim).unwrap(),
-                c.mode,
-            )
+        call.upstream(c.upstream)
+            .grad(&mut grad)
+            .mode(c.mode)
+            .run()
             .unwrap()
     } else {
-        miner.forward(c.x(), &c.labels, c.reference(), s).unwrap()
+        call.run().unwrap()
     };
     (stats, grad)
 }
@@ -516,14 +517,11 @@ fn run_simple(
         .forward_backward(
             Rows::dense(x, n, dim).unwrap(),
             labels,
-            None,
             Scratch {
                 f32s: &mut f,
                 u32s: &mut u,
             },
-            1.0,
-            RowsMut::dense(&mut grad, n, dim).unwrap(),
-            GradMode::Overwrite,
+            &mut grad,
         )
         .unwrap();
     (s, grad)
@@ -687,34 +685,33 @@ fn reference_rows_serve_as_positives_and_negatives_without_gradient() {
     let reference = Reference::new(Rows::dense(&r, 2, 1).unwrap(), &[0, 1]).unwrap();
     let mut out = [[0u32; 3]; 2];
     let k = miner
-        .mine(
+        .call(
             Rows::dense(&x, 2, 1).unwrap(),
             &[0, 1],
-            Some(reference),
             Scratch {
                 f32s: &mut f,
                 u32s: &mut u,
             },
-            &mut out,
         )
+        .reference(reference)
+        .mine(&mut out)
         .unwrap();
     // Anchor 0: its copy (row 2, distance 0) is its positive; the closest negative is row 3 (d = 1).
     // Anchor 1: positive row 3 (d = 16), negative: rows 0 and 2 tie at 25: the batch row 0 wins.
     assert_eq!(&out[..k], &[[0, 2, 3], [1, 3, 0]]);
     let mut grad = [9.0f32; 2];
     let s = miner
-        .forward_backward(
+        .call(
             Rows::dense(&x, 2, 1).unwrap(),
             &[0, 1],
-            Some(reference),
             Scratch {
                 f32s: &mut f,
                 u32s: &mut u,
             },
-            1.0,
-            RowsMut::dense(&mut grad, 2, 1).unwrap(),
-            GradMode::Overwrite,
         )
+        .reference(reference)
+        .grad(&mut grad)
+        .run()
         .unwrap();
     // v0 = 0 − 1 + 2 = 1; v1 = 16 − 25 + 2 = −7 (inactive).
     assert_eq!((s.mined, s.active, s.loss), (2, 1, 1.0));
@@ -771,13 +768,17 @@ fn every_error_names_what_is_wrong() {
             }
         };
     }
-    let e = miner.forward(xr, &[0, 1], None, s!()).unwrap_err();
+    let e = miner.forward(xr, &[0, 1], s!()).unwrap_err();
     assert_eq!(msg(e), "number of labels is 2 but must be 3");
     let e = Reference::new(xr, &[0]).unwrap_err();
     assert_eq!(msg(e), "number of reference labels is 1 but must be 3");
     let r1 = [0.0f32; 3];
     let bad = Reference::new(Rows::dense(&r1, 1, 3).unwrap(), &[0]).unwrap();
-    let e = miner.forward(xr, &[0, 0, 1], Some(bad), s!()).unwrap_err();
+    let e = miner
+        .call(xr, &[0, 0, 1], s!())
+        .reference(bad)
+        .run()
+        .unwrap_err();
     assert_eq!(
         msg(e),
         "row length of the reference rows is 3 but must be 2"
@@ -786,7 +787,6 @@ fn every_error_names_what_is_wrong() {
         .forward(
             xr,
             &[0, 0, 1],
-            None,
             Scratch {
                 f32s: &mut f[..need.f32s - 1],
                 u32s: &mut u,
@@ -805,7 +805,6 @@ fn every_error_names_what_is_wrong() {
         .forward(
             xr,
             &[0, 0, 1],
-            None,
             Scratch {
                 f32s: &mut f,
                 u32s: &mut u[..1],
@@ -820,9 +819,7 @@ fn every_error_names_what_is_wrong() {
         )
     );
     let mut out = [[0u32; 3]; 1];
-    let e = miner
-        .mine(xr, &[0, 0, 1], None, s!(), &mut out)
-        .unwrap_err();
+    let e = miner.mine(xr, &[0, 0, 1], s!(), &mut out).unwrap_err();
     // Anchors 0 and 1 each have one positive and one negative.
     assert_eq!(
         msg(e),
@@ -863,19 +860,20 @@ fn every_error_names_what_is_wrong() {
     assert!(msg(e).contains("block_rows is Some(0)"));
     let mut g = [0.0f32; 4];
     let e = miner
-        .forward_backward(
-            xr,
-            &[0, 0, 1],
-            None,
-            s!(),
-            1.0,
-            RowsMut::dense(&mut g, 2, 2).unwrap(),
-            GradMode::Overwrite,
-        )
+        .call(xr, &[0, 0, 1], s!())
+        .grad_view(RowsMut::dense(&mut g, 2, 2).unwrap())
+        .run()
         .unwrap_err();
     assert_eq!(
         msg(e),
         "row count of grad (the rows of x) is 2 but must be 3"
+    );
+    let e = miner
+        .forward_backward(xr, &[0, 0, 1], s!(), &mut g)
+        .unwrap_err();
+    assert_eq!(
+        msg(e),
+        "length of grad (rows × row length of x) is 4 but must be 6"
     );
 }
 

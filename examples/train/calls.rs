@@ -78,18 +78,11 @@ pub fn mined_loss(
     if scratch.1.len() < need.u32s {
         scratch.1.resize(need.u32s, 0);
     }
-    miner.forward_backward(
-        Rows::dense(y, rows, dim)?,
-        labels,
-        None,
-        Scratch {
-            f32s: &mut scratch.0,
-            u32s: &mut scratch.1,
-        },
-        1.0,
-        RowsMut::dense(grad, rows, dim)?,
-        GradMode::Overwrite,
-    )
+    let scratch = Scratch {
+        f32s: &mut scratch.0,
+        u32s: &mut scratch.1,
+    };
+    miner.forward_backward(Rows::dense(y, rows, dim)?, labels, scratch, grad)
 }
 
 /// Recall@1 of nearest-neighbour retrieval under squared L2 (rows × `dim`): each query's nearest

@@ -20,7 +20,7 @@
 //! 1 one short, 2 one more, 3 empty); grad mode `bool`; upstream `f32`.
 
 use triplet_simd::{
-    Distance, Error, GradMode, Miner, MiningStats, Reduction, Reference, Rows, RowsMut, Scratch,
+    Distance, Error, GradMode, Miner, MiningStats, Reduction, Reference, Rows, Scratch,
     SemiHardRule, TripletMiner, reference,
 };
 
@@ -207,41 +207,32 @@ fn call(c: &Case, be: triplet_simd::Backend, out_len: usize) -> Run {
     let x = Rows::dense(&c.x, c.n, c.dim).unwrap();
     let init: Vec<f32> = (0..c.n * c.dim).map(|i| i as f32 * 0.5).collect();
     let mut grad = init.clone();
-    let res = miner.forward_backward(
-        x,
-        &c.labels,
-        c.reference(),
-        Scratch {
-            f32s: &mut f,
-            u32s: &mut u,
-        },
-        c.upstream,
-        RowsMut::dense(&mut grad, c.n, c.dim).unwrap(),
-        c.mode,
-    );
+    // The call object with every step, its short forms where there are no reference rows.
+    macro_rules! s {
+        () => {
+            Scratch {
+                f32s: &mut f,
+                u32s: &mut u,
+            }
+        };
+    }
+    let mut call = miner.call(x, &c.labels, s!());
+    if let Some(r) = c.reference() {
+        call = call.reference(r);
+    }
+    let res = call.upstream(c.upstream).grad(&mut grad).mode(c.mode).run();
     if res.is_err() {
         assert!(same_slice(&grad, &init), "gradient written on error");
     }
-    let fwd = miner.forward(
-        x,
-        &c.labels,
-        c.reference(),
-        Scratch {
-            f32s: &mut f,
-            u32s: &mut u,
-        },
-    );
+    let fwd = match c.reference() {
+        Some(r) => miner.call(x, &c.labels, s!()).reference(r).run(),
+        None => miner.forward(x, &c.labels, s!()),
+    };
     let mut out = vec![[u32::MAX; 3]; out_len];
-    let mined = miner.mine(
-        x,
-        &c.labels,
-        c.reference(),
-        Scratch {
-            f32s: &mut f,
-            u32s: &mut u,
-        },
-        &mut out,
-    );
+    let mined = match c.reference() {
+        Some(r) => miner.call(x, &c.labels, s!()).reference(r).mine(&mut out),
+        None => miner.mine(x, &c.labels, s!(), &mut out),
+    };
     if mined.is_err() {
         assert!(
             out.iter().all(|t| *t == [u32::MAX; 3]),
