@@ -3,8 +3,10 @@
 //! Every workload's contenders run alternately in short rounds on the same inputs, pinned to one core,
 //! and each is reported as the median of its per-round speed ratios to the workload's baseline, with a
 //! 95% interval (method: `paired.rs`). Writes the table to `target/compare/<cpu>.md` and, for a full
-//! run (no filter), to `benches/results/<cpu>.md`, which `cargo run -p triplet-simd-bench --bin tables`
-//! merges into the README. Environment: `TRIPLET_BENCH_ROUNDS` (default 41), `TRIPLET_BENCH_CORE`.
+//! run (no filter), to `benches/results/<cpu>.md` (`<cpu>-run<k>.md` with `TRIPLET_BENCH_RUN=k`), or
+//! for `-- triplet-analysis` to `benches/results/analysis/`, which `cargo run -p triplet-simd-bench
+//! --bin tables` merges into the README. Environment: `TRIPLET_BENCH_ROUNDS` (default 41),
+//! `TRIPLET_BENCH_CORE`, `TRIPLET_BENCH_RUN`.
 //!
 //! To add a workload: write a function like the ones below (inputs, then `b.workload(..)`, its
 //! baselines and contenders, `.run()`) and list it in [`GROUPS`].
@@ -312,10 +314,12 @@ fn anon_huge() -> String {
 }
 
 /// What holds the fused triplet call back: the same bytes moved in other patterns, the loss without its
-/// gradients, and the call with every triplet active or none (no branch to mispredict).
+/// gradients, and the call with every triplet active or none (no branch to mispredict). The extra size
+/// 64 × 128 (192 KiB in all: L2) shows the kernel's speed when memory is not in the way: if it is no
+/// faster there than at 1024 × 128, the small size is bound by the core, not by the caches.
 fn triplet_analysis(b: &mut Bench) {
     let arch = pulp::Arch::new();
-    for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
+    for (n, d) in [(64usize, 128usize), (1024, 128), (4096, 256), (65_536, 256)] {
         let size = format!("{n} × {d}");
         let len = n * d;
         let [xa, xp, xn] = [1, 2, 3].map(|s| data(len, s));
@@ -514,11 +518,23 @@ fn main() {
         .nth(3)
         .expect("a target folder")
         .join("compare");
+    // A full run goes to `benches/results/<cpu>[-run<k>].md` (`TRIPLET_BENCH_RUN=k` names repeated
+    // runs, each a column of the README's table); a run of exactly the analysis groups goes to
+    // `benches/results/analysis/`; any other filtered run only to `target/compare/<cpu>-partial.md`.
+    let run = std::env::var("TRIPLET_BENCH_RUN")
+        .map(|k| format!("-run{k}"))
+        .unwrap_or_default();
+    let analysis_only = !b.filters.is_empty()
+        && b.filters
+            .iter()
+            .all(|f| ANALYSIS.iter().any(|(name, _)| f == name));
     let partial = if b.filters.is_empty() { "" } else { "-partial" };
     let mut outs = vec![target.join(format!("{}{partial}.md", m.slug))];
+    let results = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
     if b.filters.is_empty() {
-        let results = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-        outs.push(results.join(format!("{}.md", m.slug)));
+        outs.push(results.join(format!("{}{run}.md", m.slug)));
+    } else if analysis_only {
+        outs.push(results.join("analysis").join(format!("{}{run}.md", m.slug)));
     }
     for path in outs {
         std::fs::create_dir_all(path.parent().unwrap()).expect("create the output folder");
