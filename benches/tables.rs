@@ -3,7 +3,9 @@
 //! size, contender and baseline, one column per file; where one CPU and backend has several runs, a
 //! column `spread` follows them: half the range of the runs' medians over its midpoint
 //! (`(max − min) / (max + min)`, "±"). The analysis runs (`benches/results/analysis/`) go between
-//! `<!-- analysis:begin -->` and `<!-- analysis:end -->` the same way.
+//! `<!-- analysis:begin -->` and `<!-- analysis:end -->` the same way. The peer scripts' tables
+//! (`benches/peers/*results.md`, written by the scripts) are copied between their own markers
+//! (`<!-- peers:begin -->`, `<!-- mining-peers:begin -->`), without their first heading.
 //!
 //! `cargo run -p triplet-simd-bench --bin tables` rewrites README.md; `-- --check` only reports (exit
 //! status 1) whether it is out of date. Files are written by `cargo bench --bench compare`.
@@ -67,6 +69,21 @@ fn get<'a>(r: &'a Results, key: &str) -> &'a str {
         .find(|(k, _)| k == key)
         .map_or("?", |(_, v)| v.as_str())
 }
+
+/// Files copied as they are (less their `# ` heading) between markers: (file under `benches/`, begin
+/// marker, end marker). A pair of markers missing from the README is skipped.
+const VERBATIM: [(&str, &str, &str); 2] = [
+    (
+        "peers/results.md",
+        "<!-- peers:begin -->",
+        "<!-- peers:end -->",
+    ),
+    (
+        "peers/mining_results.md",
+        "<!-- mining-peers:begin -->",
+        "<!-- mining-peers:end -->",
+    ),
+];
 
 /// A column of the merged table: one results file, or the spread of several runs' medians.
 enum Column {
@@ -207,6 +224,25 @@ fn run() -> Result<bool, String> {
             "{}{begin}\n{}{}",
             &new[..b],
             render(folder, &all),
+            &new[e..]
+        );
+    }
+    for (file, begin, end) in VERBATIM {
+        let (Some(b), Some(e)) = (new.find(begin), new.find(end)) else {
+            continue;
+        };
+        let path = here.join(file);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let body: String = text
+            .lines()
+            .skip_while(|l| l.starts_with("# ") || l.is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        new = format!(
+            "{}{begin}\nCopied from `benches/{file}` by `cargo run -p triplet-simd-bench --bin \
+             tables`; do not edit by hand.\n\n{body}{}",
+            &new[..b],
             &new[e..]
         );
     }
