@@ -41,51 +41,9 @@ pub mod squared_error;
 pub mod triplet;
 pub mod triplet_indexed;
 
-/// Every option of a triplet call as arguments, through the call object (the targets vary them all).
-pub trait TripletExt {
-    /// `call(t)` with optional per-triplet losses, an upstream, gradients and a mode, run.
-    fn fused<'o>(
-        &self,
-        t: triplet_simd::Triplets<'_>,
-        losses: Option<&'o mut [f32]>,
-        upstream: triplet_simd::Upstream<'o>,
-        grads: triplet_simd::TripletGrads<'o>,
-        mode: triplet_simd::GradMode,
-    ) -> Result<triplet_simd::TripletStats, Error>;
-    /// A forward call with optional per-triplet losses.
-    fn fwd(
-        &self,
-        t: triplet_simd::Triplets<'_>,
-        losses: Option<&mut [f32]>,
-    ) -> Result<triplet_simd::TripletStats, Error>;
-}
-
-impl TripletExt for triplet_simd::TripletLoss {
-    fn fused<'o>(
-        &self,
-        t: triplet_simd::Triplets<'_>,
-        losses: Option<&'o mut [f32]>,
-        upstream: triplet_simd::Upstream<'o>,
-        grads: triplet_simd::TripletGrads<'o>,
-        mode: triplet_simd::GradMode,
-    ) -> Result<triplet_simd::TripletStats, Error> {
-        let c = self.call(t).upstream(upstream).grads(grads).mode(mode);
-        match losses {
-            Some(l) => c.losses(l).run(),
-            None => c.run(),
-        }
-    }
-    fn fwd(
-        &self,
-        t: triplet_simd::Triplets<'_>,
-        losses: Option<&mut [f32]>,
-    ) -> Result<triplet_simd::TripletStats, Error> {
-        match losses {
-            Some(l) => self.call(t).losses(l).run(),
-            None => self.forward(t),
-        }
-    }
-}
+#[path = "../../tests/common/shared.rs"]
+mod shared;
+pub use shared::{TripletExt, block_sum};
 
 /// Whether `FUZZ_DEBUG` is set: the targets then print each decoded case and what the calls returned
 /// (e.g. `FUZZ_DEBUG=1 fuzz/target/x86_64-unknown-linux-gnu/release/rows fuzz/seeds/rows/*`).
@@ -897,22 +855,4 @@ pub fn out_buffer(inp: &mut Input<'_>, rows: usize) -> Vec<f32> {
     };
     let fill = inp.f32();
     vec![fill; len]
-}
-
-/// The crate's repeatable f64 sum: in blocks of 256 items, each summed in order from its first item,
-/// the block sums folded in order (the crate docs, "Determinism").
-pub fn block_sum(items: impl IntoIterator<Item = f64>) -> f64 {
-    let (mut total, mut block, mut k) = (0.0f64, 0.0f64, 0usize);
-    for x in items {
-        block = if k == 0 { x } else { block + x };
-        k += 1;
-        if k == 256 {
-            total += block;
-            k = 0;
-        }
-    }
-    if k > 0 {
-        total += block;
-    }
-    total
 }
