@@ -70,18 +70,28 @@ fn get<'a>(r: &'a Results, key: &str) -> &'a str {
         .map_or("?", |(_, v)| v.as_str())
 }
 
-/// Files copied as they are (less their `# ` heading) between markers: (file under `benches/`, begin
-/// marker, end marker). A pair of markers missing from the README is skipped.
-const VERBATIM: [(&str, &str, &str); 2] = [
+/// Files copied as they are (less a `# ` heading) between markers: (file under `benches/`, begin
+/// marker, end marker, whether it is plain text to fence as a `text` block). A pair of markers missing
+/// from the README is skipped.
+const VERBATIM: [(&str, &str, &str, bool); 3] = [
     (
         "peers/results.md",
         "<!-- peers:begin -->",
         "<!-- peers:end -->",
+        false,
     ),
     (
         "peers/mining_results.md",
         "<!-- mining-peers:begin -->",
         "<!-- mining-peers:end -->",
+        false,
+    ),
+    // `cargo run --release --example train > docs/train-output.txt`
+    (
+        "../docs/train-output.txt",
+        "<!-- train:begin -->",
+        "<!-- train:end -->",
+        true,
     ),
 ];
 
@@ -227,21 +237,27 @@ fn run() -> Result<bool, String> {
             &new[e..]
         );
     }
-    for (file, begin, end) in VERBATIM {
+    for (file, begin, end, text_block) in VERBATIM {
         let (Some(b), Some(e)) = (new.find(begin), new.find(end)) else {
             continue;
         };
         let path = here.join(file);
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let body: String = text
+        let mut body: String = text
             .lines()
             .skip_while(|l| l.starts_with("# ") || l.is_empty())
             .map(|l| format!("{l}\n"))
             .collect();
+        if text_block {
+            body = format!("```text\n{body}```\n");
+        }
+        let shown = file
+            .strip_prefix("../")
+            .map_or(format!("benches/{file}"), String::from);
         new = format!(
-            "{}{begin}\nCopied from `benches/{file}` by `cargo run -p triplet-simd-bench --bin \
-             tables`; do not edit by hand.\n\n{body}{}",
+            "{}{begin}\nCopied from `{shown}` by `cargo run -p triplet-simd-bench --bin tables`; do \
+             not edit by hand.\n\n{body}{}",
             &new[..b],
             &new[e..]
         );
