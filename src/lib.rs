@@ -94,7 +94,7 @@ pub mod semantics {}
 pub use distance::{l2, l2_one_to_many, l2_rows, sq_l2, sq_l2_one_to_many, sq_l2_rows};
 pub use error::Error;
 pub use isa::{Backend, Isa};
-pub use loss::{Reduction, SquaredError, SquaredErrorKind, Upstream};
+pub use loss::{Reduction, SquaredError, SquaredErrorCall, SquaredErrorKind, Upstream};
 pub use mining::{
     Miner, MiningCall, MiningStats, Reference, Scratch, ScratchLen, SemiHardRule, TripletMiner,
 };

@@ -35,13 +35,15 @@ pub enum Reduction {
 /// The gradient of the final loss with respect to this loss's output (PyTorch's `grad_output`).
 /// # Examples
 /// ```
-/// use triplet_simd::{GradMode, Reduction, Rows, RowsMut, SquaredError, Upstream};
+/// use triplet_simd::{Reduction, Rows, RowsMut, SquaredError, Upstream};
 /// let (a, b) = (Rows::dense(&[1.0, 1.0], 2, 1)?, Rows::dense(&[0.0, 0.0], 2, 1)?);
 /// let mut g = [0.0; 2];
 /// let mut per_row = [0.0; 2];
-/// SquaredError::sum_of_squares().reduction(Reduction::None).forward_backward(
-///     a, b, Some(&mut per_row), Upstream::PerItem(&[1.0, 0.5]),
-///     Some(RowsMut::dense(&mut g, 2, 1)?), None, GradMode::Overwrite)?;
+/// SquaredError::sum_of_squares().reduction(Reduction::None).call(a, b)
+///     .per_row(&mut per_row)
+///     .upstream(Upstream::PerItem(&[1.0, 0.5]))
+///     .grad_a(RowsMut::dense(&mut g, 2, 1)?)
+///     .run()?;
 /// assert_eq!(g, [2.0, 1.0]); // gᵢ·2(a − b)
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
@@ -176,7 +178,7 @@ pub enum SquaredErrorKind {
 ///
 /// # Examples
 /// ```
-/// use triplet_simd::{Reduction, Rows, RowsMut, SquaredError, Upstream, GradMode};
+/// use triplet_simd::{Reduction, Rows, RowsMut, SquaredError};
 /// let a = [1.0, 2.0, 3.0];
 /// let b = [1.1, 2.0, 3.3];
 /// let mse = SquaredError::mse().reduction(Reduction::Sum);
@@ -184,7 +186,7 @@ pub enum SquaredErrorKind {
 /// let loss = mse.forward(a, b, None)?;
 /// assert!((loss - 0.1 / 3.0).abs() < 1e-7);
 /// let mut ga = [0.0; 3];
-/// mse.forward_backward(a, b, None, Upstream::Scalar(1.0), Some(RowsMut::dense(&mut ga, 1, 3)?), None, GradMode::Overwrite)?;
+/// mse.forward_backward(a, b, Some(RowsMut::dense(&mut ga, 1, 3)?), None)?;
 /// assert!((ga[2] - 2.0 * (3.0 - 3.3) / 3.0).abs() < 1e-6);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```
@@ -235,11 +237,46 @@ impl SquaredError {
         Self { backend, ..self }
     }
 
+    /// A call on the rows `a` and `b`: add per-row losses, an upstream gradient, gradient views and
+    /// their mode as steps, then [`SquaredErrorCall::run`] it. [`SquaredError::forward`] and
+    /// [`SquaredError::forward_backward`] are its short forms.
+    ///
+    /// # Examples
+    /// ```
+    /// use triplet_simd::{GradMode, Reduction, Rows, RowsMut, SquaredError, Upstream};
+    /// let (a, b) = ([1.0f32, 2.0, 3.0, 4.0], [1.0f32, 1.0, 3.0, 2.0]); // two rows of 2
+    /// let mut per_row = [0.0; 2];
+    /// let mut gb = [1.0f32; 4];
+    /// let loss = SquaredError::sum_of_squares()
+    ///     .reduction(Reduction::None)
+    ///     .call(Rows::dense(&a, 2, 2)?, Rows::dense(&b, 2, 2)?)
+    ///     .per_row(&mut per_row)
+    ///     .upstream(Upstream::PerItem(&[1.0, 0.5]))
+    ///     .grad_b(RowsMut::dense(&mut gb, 2, 2)?)
+    ///     .mode(GradMode::Accumulate)
+    ///     .run()?;
+    /// assert_eq!((per_row, loss), ([1.0, 4.0], 5.0));
+    /// // d/db = −2(a − b)·g, added to the 1s that were there.
+    /// assert_eq!(gb, [1.0, -1.0, 1.0, -1.0]);
+    /// # Ok::<(), triplet_simd::Error>(())
+    /// ```
+    pub fn call<'a>(&self, a: Rows<'a>, b: Rows<'a>) -> SquaredErrorCall<'a> {
+        SquaredErrorCall {
+            loss: *self,
+            a,
+            b,
+            per_row: None,
+            upstream: Upstream::Scalar(1.0),
+            grad_a: None,
+            grad_b: None,
+            mode: GradMode::Overwrite,
+        }
+    }
+
     /// The reduced loss; with `per_row`, each row's loss too (required for [`Reduction::None`]).
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] if `a` and `b` differ in rows or dim or `per_row` is not one value a row;
-    /// [`Error::Missing`] for [`Reduction::None`] without `per_row`.
+    /// As [`SquaredErrorCall::run`].
     /// See the examples of [`Reduction`] and [`SquaredError`].
     pub fn forward(
         &self,
@@ -247,36 +284,111 @@ impl SquaredError {
         b: Rows<'_>,
         per_row: Option<&mut [f32]>,
     ) -> Result<f32, Error> {
-        self.forward_backward(
-            a,
-            b,
-            per_row,
-            Upstream::Scalar(0.0),
-            None,
-            None,
-            GradMode::Accumulate,
-        )
+        let call = self.call(a, b);
+        match per_row {
+            Some(l) => call.per_row(l).run(),
+            None => call.run(),
+        }
     }
 
-    /// The loss and, in the same pass, the gradients with respect to `a` and `b` (either may be `None`),
-    /// scaled by `upstream`.
+    /// The reduced loss and, in the same pass, the gradients with respect to `a` and `b` (either may be
+    /// `None`), overwritten: the short form of [`SquaredError::call`] with an upstream gradient of 1.
     ///
     /// # Errors
-    /// As [`SquaredError::forward`]; also [`Error::LengthMismatch`] if a gradient view's shape differs from
-    /// the inputs' or a per-item upstream has the wrong length, [`Error::Missing`] for a per-item upstream
-    /// without [`Reduction::None`].
-    /// See the examples of [`Upstream`], [`GradMode`](crate::GradMode) and [`SquaredError`].
-    #[allow(clippy::too_many_arguments)]
+    /// As [`SquaredErrorCall::run`].
+    /// See the example of [`SquaredError`].
     pub fn forward_backward(
         &self,
         a: Rows<'_>,
         b: Rows<'_>,
-        per_row: Option<&mut [f32]>,
-        upstream: Upstream<'_>,
         grad_a: Option<RowsMut<'_>>,
         grad_b: Option<RowsMut<'_>>,
-        mode: GradMode,
     ) -> Result<f32, Error> {
+        let mut call = self.call(a, b);
+        if let Some(g) = grad_a {
+            call = call.grad_a(g);
+        }
+        if let Some(g) = grad_b {
+            call = call.grad_b(g);
+        }
+        call.run()
+    }
+}
+
+/// One squared-error call (built by [`SquaredError::call`]); every step is optional.
+///
+/// # Examples
+/// See [`SquaredError::call`].
+#[derive(Debug)]
+#[must_use = "a call does nothing until it is run"]
+pub struct SquaredErrorCall<'a> {
+    loss: SquaredError,
+    a: Rows<'a>,
+    b: Rows<'a>,
+    per_row: Option<&'a mut [f32]>,
+    upstream: Upstream<'a>,
+    grad_a: Option<RowsMut<'a>>,
+    grad_b: Option<RowsMut<'a>>,
+    mode: GradMode,
+}
+
+impl<'a> SquaredErrorCall<'a> {
+    /// Writes each row's loss (required for [`Reduction::None`]).
+    /// See the example of [`SquaredError::call`].
+    pub fn per_row(self, per_row: &'a mut [f32]) -> Self {
+        Self {
+            per_row: Some(per_row),
+            ..self
+        }
+    }
+    /// The upstream gradient (default `Scalar(1.0)`); a per-item one needs [`Reduction::None`].
+    /// See the example of [`SquaredError::call`].
+    pub fn upstream(self, upstream: Upstream<'a>) -> Self {
+        Self { upstream, ..self }
+    }
+    /// Computes the gradient with respect to `a` into `grad` (shaped like `a`).
+    /// See the example of [`SquaredError`].
+    pub fn grad_a(self, grad: RowsMut<'a>) -> Self {
+        Self {
+            grad_a: Some(grad),
+            ..self
+        }
+    }
+    /// Computes the gradient with respect to `b` into `grad` (shaped like `b`).
+    /// See the example of [`SquaredError::call`].
+    pub fn grad_b(self, grad: RowsMut<'a>) -> Self {
+        Self {
+            grad_b: Some(grad),
+            ..self
+        }
+    }
+    /// Overwrite (default) or add to the gradient views.
+    /// See the example of [`SquaredError::call`].
+    pub fn mode(self, mode: GradMode) -> Self {
+        Self { mode, ..self }
+    }
+
+    /// Runs the call: the reduced loss and, with gradient views, the gradients in the same pass.
+    ///
+    /// # Errors
+    /// Nothing is written when an error is returned. [`Error::LengthMismatch`] if `a` and `b` differ in
+    /// rows or dim, a gradient view's shape differs from theirs, or `per_row` or a per-item upstream is
+    /// not one value a row; [`Error::Missing`] for [`Reduction::None`] without `per_row`, or a per-item
+    /// upstream without [`Reduction::None`].
+    ///
+    /// # Examples
+    /// See [`SquaredError::call`].
+    pub fn run(self) -> Result<f32, Error> {
+        let Self {
+            loss,
+            a,
+            b,
+            per_row,
+            upstream,
+            grad_a,
+            grad_b,
+            mode,
+        } = self;
         let (n, dim) = (a.rows(), a.dim());
         check_same_shape(B, n, dim, b.rows(), b.dim())?;
         for (g, what) in [&grad_a, &grad_b].into_iter().zip(GRADS) {
@@ -284,14 +396,14 @@ impl SquaredError {
                 check_same_shape(what, n, dim, g.rows(), g.dim())?;
             }
         }
-        check_per_item(per_row.as_deref(), n, self.reduction, PER_ROW)?;
-        let weight = weights(upstream, self.reduction, n, n)?;
-        let divisor = match self.kind {
+        check_per_item(per_row.as_deref(), n, loss.reduction, PER_ROW)?;
+        let weight = weights(upstream, loss.reduction, n, n)?;
+        let divisor = match loss.kind {
             SquaredErrorKind::SumOfSquares => 1.0,
             // A row of no values has no error: D = 0 gives 0 rather than 0/0.
             SquaredErrorKind::Mse => dim.max(1) as f32,
         };
-        let total = self.backend.run(Kernel {
+        let total = loss.backend.run(Kernel {
             a,
             b,
             divisor,
@@ -301,6 +413,6 @@ impl SquaredError {
             grad_b,
             mode,
         });
-        Ok(reduce(total, self.reduction, n))
+        Ok(reduce(total, loss.reduction, n))
     }
 }

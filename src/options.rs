@@ -34,13 +34,13 @@ pub enum Distance {
 ///
 /// # Examples
 /// ```
-/// use triplet_simd::{GradMode, Reduction, SquaredError, Rows, RowsMut, Upstream};
+/// use triplet_simd::{GradMode, Reduction, SquaredError, Rows, RowsMut};
 /// let (a, b) = (Rows::dense(&[1.0], 1, 1)?, Rows::dense(&[0.0], 1, 1)?);
 /// let sos = SquaredError::sum_of_squares().reduction(Reduction::Sum);
 /// let mut g = [10.0f32];
-/// sos.forward_backward(a, b, None, Upstream::Scalar(1.0), Some(RowsMut::dense(&mut g, 1, 1)?), None, GradMode::Accumulate)?;
+/// sos.call(a, b).grad_a(RowsMut::dense(&mut g, 1, 1)?).mode(GradMode::Accumulate).run()?;
 /// assert_eq!(g, [12.0]); // 10 + 2(a − b)
-/// sos.forward_backward(a, b, None, Upstream::Scalar(1.0), Some(RowsMut::dense(&mut g, 1, 1)?), None, GradMode::Overwrite)?;
+/// sos.call(a, b).grad_a(RowsMut::dense(&mut g, 1, 1)?).mode(GradMode::Overwrite).run()?;
 /// assert_eq!(g, [2.0]);
 /// # Ok::<(), triplet_simd::Error>(())
 /// ```

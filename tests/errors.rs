@@ -2,9 +2,8 @@
 //! caller's name; no panic on bad input, nothing written on error.
 
 use triplet_simd::{
-    Backend, Distance, Error, GradMode, Isa, Reduction, Rows, RowsMut, SquaredError,
-    TripletDiagnostics, TripletGrads, TripletLoss, Triplets, Upstream, l2, sq_l2,
-    sq_l2_one_to_many, sq_l2_rows,
+    Backend, Distance, Error, Isa, Reduction, Rows, RowsMut, SquaredError, TripletDiagnostics,
+    TripletGrads, TripletLoss, Triplets, Upstream, l2, sq_l2, sq_l2_one_to_many, sq_l2_rows,
 };
 
 fn msg(e: Error) -> String {
@@ -485,47 +484,26 @@ fn loss_configuration_errors() {
     let sum = SquaredError::mse().reduction(Reduction::Sum);
     assert_eq!(
         msg(sum
-            .forward_backward(
-                v,
-                v,
-                None,
-                Upstream::PerItem(&g),
-                None,
-                None,
-                GradMode::Overwrite
-            )
+            .call(v, v)
+            .upstream(Upstream::PerItem(&g))
+            .run()
             .unwrap_err()),
         "missing Reduction::None, which a per-item upstream gradient needs"
     );
     let mut per_row = [0.0; 2];
     assert_eq!(
         msg(none
-            .forward_backward(
-                v,
-                v,
-                Some(&mut per_row),
-                Upstream::PerItem(&g[..1]),
-                None,
-                None,
-                GradMode::Overwrite
-            )
+            .call(v, v)
+            .per_row(&mut per_row)
+            .upstream(Upstream::PerItem(&g[..1]))
+            .run()
             .unwrap_err()),
         "length of the per-item upstream gradient is 1 but must be 2"
     );
     let mut gbuf = [0.0; 6];
     let grad = RowsMut::dense(&mut gbuf, 2, 3).unwrap();
     assert_eq!(
-        msg(sum
-            .forward_backward(
-                v,
-                v,
-                None,
-                Upstream::Scalar(1.0),
-                None,
-                Some(grad),
-                GradMode::Overwrite
-            )
-            .unwrap_err()),
+        msg(sum.forward_backward(v, v, None, Some(grad)).unwrap_err()),
         "row length of grad_b is 3 but must be 2"
     );
     // The triplet loss: the same rules, named for triplets.

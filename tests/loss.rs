@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Block, Values, backends, gen_dim, same, same_all};
+use common::{Block, SquaredErrorExt, Values, backends, gen_dim, same, same_all};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 use triplet_simd::{
     Backend, GradMode, Reduction, Rows, RowsMut, SquaredError, SquaredErrorKind, Upstream,
@@ -66,7 +66,7 @@ fn run(be: Backend, c: &Case) -> (f32, Vec<f32>, Vec<f32>, Vec<f32>) {
     let loss = SquaredError::new(c.kind)
         .reduction(c.reduction)
         .backend(be)
-        .forward_backward(
+        .fused(
             c.a.view(),
             c.b.view(),
             Some(&mut per_row),
@@ -157,7 +157,7 @@ fn gradients_equal_central_differences_of_the_oracle() {
             let mut per_row = vec![0.0; n];
             SquaredError::new(kind)
                 .reduction(reduction)
-                .forward_backward(
+                .fused(
                     Rows::dense(&a0, n, d).unwrap(),
                     Rows::dense(&b0, n, d).unwrap(),
                     Some(&mut per_row),
@@ -286,7 +286,7 @@ fn nan_row_gives_nan_loss_and_gradient_for_that_row_only() {
         let loss = SquaredError::mse()
             .reduction(Reduction::None)
             .backend(be)
-            .forward_backward(
+            .fused(
                 Rows::dense(&x, 2, 20).unwrap(),
                 Rows::dense(&y, 2, 20).unwrap(),
                 Some(&mut per_row),

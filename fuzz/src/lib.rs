@@ -43,7 +43,7 @@ pub mod triplet_indexed;
 
 #[path = "../../tests/common/shared.rs"]
 mod shared;
-pub use shared::{TripletExt, block_sum};
+pub use shared::{SquaredErrorExt, TripletExt, block_sum};
 
 /// Whether `FUZZ_DEBUG` is set: the targets then print each decoded case and what the calls returned
 /// (e.g. `FUZZ_DEBUG=1 fuzz/target/x86_64-unknown-linux-gnu/release/rows fuzz/seeds/rows/*`).

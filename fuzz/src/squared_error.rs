@@ -14,8 +14,8 @@ use triplet_simd::{
 };
 
 use crate::{
-    CAP, Input, ViewSpec, backends, check_result, check_same_slice, oracle, out_buffer, same,
-    show_rows,
+    CAP, Input, SquaredErrorExt, ViewSpec, backends, check_result, check_same_slice, oracle,
+    out_buffer, same, show_rows,
 };
 
 const HALF_ULP: f64 = f32::EPSILON as f64 / 2.0;
@@ -82,7 +82,7 @@ impl Case {
                 .as_ref()
                 .zip(gb.as_mut())
                 .map(|(s, g)| s.view_mut(g).unwrap());
-            loss.forward_backward(
+            loss.fused(
                 a,
                 b,
                 per_row.as_deref_mut(),

@@ -7,7 +7,7 @@ use triplet_simd::{Backend, Isa};
 
 mod shared;
 #[allow(unused_imports)] // not every test file uses both
-pub use shared::{TripletExt, block_sum};
+pub use shared::{SquaredErrorExt, TripletExt, block_sum};
 
 /// Every backend this CPU runs plus the three emulated widths.
 pub fn backends() -> Vec<Backend> {

@@ -65,3 +65,44 @@ pub fn block_sum(items: impl IntoIterator<Item = f64>) -> f64 {
     }
     total
 }
+
+/// Every option of a squared-error call as arguments, through the call object.
+pub trait SquaredErrorExt {
+    /// `call(a, b)` with optional per-row losses, an upstream, gradient views and a mode, run.
+    #[allow(clippy::too_many_arguments)]
+    fn fused<'o>(
+        &self,
+        a: triplet_simd::Rows<'o>,
+        b: triplet_simd::Rows<'o>,
+        per_row: Option<&'o mut [f32]>,
+        upstream: triplet_simd::Upstream<'o>,
+        grad_a: Option<triplet_simd::RowsMut<'o>>,
+        grad_b: Option<triplet_simd::RowsMut<'o>>,
+        mode: triplet_simd::GradMode,
+    ) -> Result<f32, triplet_simd::Error>;
+}
+
+impl SquaredErrorExt for triplet_simd::SquaredError {
+    fn fused<'o>(
+        &self,
+        a: triplet_simd::Rows<'o>,
+        b: triplet_simd::Rows<'o>,
+        per_row: Option<&'o mut [f32]>,
+        upstream: triplet_simd::Upstream<'o>,
+        grad_a: Option<triplet_simd::RowsMut<'o>>,
+        grad_b: Option<triplet_simd::RowsMut<'o>>,
+        mode: triplet_simd::GradMode,
+    ) -> Result<f32, triplet_simd::Error> {
+        let mut c = self.call(a, b).upstream(upstream).mode(mode);
+        if let Some(l) = per_row {
+            c = c.per_row(l);
+        }
+        if let Some(g) = grad_a {
+            c = c.grad_a(g);
+        }
+        if let Some(g) = grad_b {
+            c = c.grad_b(g);
+        }
+        c.run()
+    }
+}
