@@ -24,7 +24,10 @@ mod paired;
 use common::data;
 use paired::{Bench, Machine, Unit};
 use simsimd::SpatialSimilarity;
-use triplet_simd::{Backend, GradMode, Isa, Reduction, Rows, RowsMut, TripletLoss};
+use triplet_simd::{
+    Backend, Distance, GradMode, Isa, Miner, Reduction, Rows, RowsMut, Scratch, SemiHardRule,
+    TripletLoss, TripletMiner,
+};
 
 /// A function that sets up and runs some workloads.
 type Group = fn(&mut Bench);
@@ -37,6 +40,7 @@ const GROUPS: &[Group] = &[
     triplet,
     normalize,
     pairwise,
+    mining,
 ];
 
 /// Groups that run only when a filter names them (`cargo bench --bench compare -- triplet-analysis`):
@@ -490,6 +494,56 @@ fn pairwise(b: &mut Bench) {
         triplet_simd::sq_l2_pairwise_self(xv, RowsMut::dense(o, n, n).unwrap()).unwrap();
         black_box(o[1])
     });
+    w.run();
+}
+
+/// The fused miners (loss + gradient) against the all-pairs fill of their distance matrix, the part
+/// every miner pays: how much each miner's selection and gradient cost beyond the distances. N = 256
+/// rows in classes of 4, D = 128, margin 0.2, Euclidean, mean over active (TF semi-hard: the mean over
+/// positive pairs), as in the peer script.
+fn mining(b: &mut Bench) {
+    let (n, d) = (256usize, 128usize);
+    let size = format!("N = {n}, D = {d}");
+    if !b.wants(&format!("mining {size}")) {
+        return;
+    }
+    let x = data(n * d, 8);
+    let labels: Vec<u32> = (0..n as u32).map(|i| i / 4).collect();
+    let out = RefCell::new(vec![0.0f32; n * n]);
+    let mut w = b.workload("mining", size, Unit::Elements((n * n) as u64));
+    w.baseline("sq_l2_pairwise_self", || {
+        let o = &mut *out.borrow_mut();
+        let xv = Rows::dense(black_box(&x), n, d).unwrap();
+        triplet_simd::sq_l2_pairwise_self(xv, RowsMut::dense(o, n, n).unwrap()).unwrap();
+        black_box(o[1])
+    });
+    let miners = [
+        ("batch-hard", Miner::BatchHard, Reduction::MeanActive),
+        ("batch-all", Miner::BatchAll, Reduction::MeanActive),
+        (
+            "semi-hard (TF)",
+            Miner::SemiHard(SemiHardRule::TfAddons),
+            Reduction::Mean,
+        ),
+    ];
+    for (name, m, reduction) in miners {
+        let miner = TripletMiner::new(m, 0.2)
+            .distance(Distance::Exact)
+            .reduction(reduction);
+        let need = miner.scratch_len(n, 0).unwrap();
+        let scratch = RefCell::new((vec![0.0f32; need.f32s], vec![0u32; need.u32s]));
+        let grad = RefCell::new(vec![0.0f32; n * d]);
+        let (x, labels) = (&x, &labels);
+        w.contender(name, move || {
+            let (f, u) = &mut *scratch.borrow_mut();
+            let s = Scratch { f32s: f, u32s: u };
+            let xv = Rows::dense(black_box(x), n, d).unwrap();
+            miner
+                .forward_backward(xv, labels, s, &mut grad.borrow_mut())
+                .unwrap()
+                .loss
+        });
+    }
     w.run();
 }
 

@@ -34,16 +34,9 @@ import sys
 import time
 import traceback
 
-# ---- single thread, before any numerical import ---------------------------------------------------
-os.environ["OMP_NUM_THREADS"] = "1"
-os.environ["MKL_NUM_THREADS"] = "1"
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                           " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
-os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+from peerlib import (ROOT, bench, build, command_line, cpu_model, fmt_rate, fmt_time, loadavg, pin,  # noqa: E402
+                     torch_one_thread)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIZES = [(1024, 128), (4096, 256), (65536, 256)]
 MARGIN = 0.0
 
@@ -60,68 +53,15 @@ def parse_args():
 
 
 ARGS = parse_args()
-_allowed = sorted(os.sched_getaffinity(0))
-PINNED = ARGS.cpu if ARGS.cpu is not None else _allowed[-1]
-os.sched_setaffinity(0, {PINNED})
+PINNED, N_ALLOWED = pin(ARGS.cpu)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(1)
-try:
-    torch.set_num_interop_threads(1)
-except RuntimeError:
-    pass
+torch_one_thread(torch)
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-
-def cpu_model():
-    model, flags = "unknown", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model == "unknown":
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    isa = [x for x in ("avx2", "fma", "avx512f", "avx512_fp16", "amx_tile") if x in flags]
-    return model, isa
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
-
-
-def bench(call, sync, repeats, min_time):
-    """Median seconds per call. `call()` runs one loss+grad evaluation, `sync(result)` waits for it."""
-    sync(call())  # warm-up
-    sync(call())
-    iters = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            r = call()
-        sync(r)
-        dt = time.perf_counter() - t0
-        if dt >= min_time:
-            break
-        iters = max(iters * 2, int(iters * min_time / max(dt, 1e-9) * 1.2) + 1)
-    times = [dt / iters]
-    for _ in range(repeats - 1):
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            r = call()
-        sync(r)
-        times.append((time.perf_counter() - t0) / iters)
-    return statistics.median(times), min(times), max(times), iters
-
 
 def torch_loss(a, p, n):
     dp = ((a - p) ** 2).sum(1)
@@ -273,12 +213,7 @@ CRATE = "triplet-simd"
 
 def build_crate():
     """Builds the crate's timing binary (benches/peers/triplet_timing.rs) once; returns its path."""
-    import subprocess
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "triplet-simd-bench", "--bin", "triplet_timing"],
-                   cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "triplet_timing")
-
+    return build("triplet_timing")
 
 def run_crate(binary, a, p, n):
     """The crate on the same data and CPU (the child inherits the pinning), timed by the same protocol.
@@ -311,22 +246,6 @@ def result_grads(name, r):
 def result_loss(name, r):
     # torch peers return (loss, ga, gp, gn); jax returns (loss, (ga, gp, gn))
     return float(r[0])
-
-
-def fmt_time(s):
-    if s >= 1e-1:
-        return "%.1f ms" % (s * 1e3)
-    if s >= 1e-3:
-        return "%.2f ms" % (s * 1e3)
-    return "%.1f µs" % (s * 1e6)
-
-
-def fmt_rate(x):
-    if x >= 1e9:
-        return "%.2f G/s" % (x / 1e9)
-    if x >= 1e6:
-        return "%.2f M/s" % (x / 1e6)
-    return "%.1f k/s" % (x / 1e3)
 
 
 def main():
@@ -410,14 +329,12 @@ def main():
                "triplets/s = N / time." % (ARGS.repeats, ARGS.min_time))
     out.append("")
     out.append("- CPU: %s (%s), pinned to CPU %d of %d allowed; `nproc` at run: %d" % (
-        model, " ".join(isa) or "no AVX2", PINNED, len(_allowed), os.cpu_count() or 0))
+        model, " ".join(isa) or "no AVX2", PINNED, N_ALLOWED, os.cpu_count() or 0))
     out.append("- " + ", ".join("%s %s" % kv for kv in versions.items()) + "; jax backend: %s" % jax_backend)
     out.append("- threads: torch.set_num_threads(1), OMP_NUM_THREADS=1, XLA_FLAGS=`%s`" % os.environ["XLA_FLAGS"])
     out.append("- load average before / after: %s / %s (other jobs shared the machine: numbers are noisy)" % (
         load_before, load_after))
-    out.append("- command: `%s`" % " ".join([os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT)
-                                              else sys.executable] + [os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)]
-                                             + sys.argv[1:]))
+    out.append("- command: `%s`" % command_line())
     out.append("")
     out.append("Column \"peer / crate\": the row's median time over the mean of the crate's two medians for that "
                "size (how many times faster the crate is).")

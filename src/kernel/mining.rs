@@ -11,8 +11,6 @@
 //! pairs counted +, negative pairs −) · k(d_aj)`, `k = 2` for the squared distance and `1/d` for the
 //! Euclidean ones (0 at `d = 0`, PyTorch's rule, unless the slope is NaN); `y_j` gets the negation.
 
-use core::cmp::Ordering;
-
 use pulp::{Simd, WithSimd};
 
 use super::loss::write_scaled_diff;
@@ -270,17 +268,18 @@ fn eval(margin: f32, soft: bool, d_ap: f32, d_an: f32) -> (f64, bool, f32) {
     }
 }
 
-/// Whether `(d1, j1)` comes before `(d2, j2)` in an anchor's order of negatives: NaN first, then
-/// increasing distance, ties by row.
-fn order(d1: f32, j1: u32, d2: f32, j2: u32) -> Ordering {
-    match (d1.is_nan(), d2.is_nan()) {
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        (true, true) => j1.cmp(&j2),
-        (false, false) => d1
-            .partial_cmp(&d2)
-            .unwrap_or(Ordering::Equal)
-            .then(j1.cmp(&j2)),
+/// A distance as an integer key for an anchor's order of negatives, `[key, row]` sorted as integers:
+/// NaN first (key 0), then increasing distance, ties by row. Distances are never negative (sums of
+/// squares and their roots); `−0` counts as `+0`.
+#[inline(always)]
+fn sort_key(d: f32) -> u32 {
+    if d.is_nan() {
+        0
+    } else if d == 0.0 {
+        1
+    } else {
+        // Positive floats (inf included) order as their bit patterns, all below 0x7f80_0001.
+        d.to_bits() + 1
     }
 }
 
@@ -340,9 +339,9 @@ struct Work<'s> {
     pos: &'s mut [u32],
     /// The anchor's negatives, in row order or (sorted rules) in the order of `order`.
     neg: &'s mut [u32],
-    /// Difference arrays over the sorted negatives: active and mined counts.
-    diff_a: &'s mut [u32],
-    diff_m: &'s mut [u32],
+    /// Two difference arrays over the sorted negatives (active and mined counts), `L + 1` values each;
+    /// before them, the same space holds the sort keys of the negatives.
+    diffs: &'s mut [u32],
     /// Slope sums per column.
     acc: &'s mut [f32],
     /// The cap's heap: `[p, key]` pairs and their `v`.
@@ -393,9 +392,17 @@ fn split(
     }
     let mut k_nan = 0;
     if p.rule.sorted() && np > 0 {
-        let neg = &mut w.neg[..nn];
-        neg.sort_unstable_by(|&i, &j| order(row[i as usize], i, row[j as usize], j));
-        k_nan = neg.partition_point(|&j| row[j as usize].is_nan());
+        // Sorted as `[key, row]` pairs (plain integer comparisons, no lookups into the row): the
+        // order of `order`.
+        let keys = &mut w.diffs.as_chunks_mut::<2>().0[..nn];
+        for (k, &j) in keys.iter_mut().zip(w.neg.iter()) {
+            *k = [sort_key(row[j as usize]), j];
+        }
+        keys.sort_unstable();
+        for (j, k) in w.neg.iter_mut().zip(keys.iter()) {
+            *j = k[1];
+        }
+        k_nan = keys.partition_point(|k| k[0] == 0);
     }
     (np, nn, k_nan)
 }
@@ -693,11 +700,11 @@ fn ranged_hinge(p: &Params, an: &Anchor<'_>, w: &mut Work<'_>, s: &mut AnchorSum
     let Work {
         pos,
         neg,
-        diff_a,
-        diff_m,
+        diffs,
         acc,
         ..
     } = w;
+    let (diff_a, diff_m) = diffs.split_at_mut(diffs.len() / 2);
     let (diff_a, diff_m) = (&mut diff_a[..=nn], &mut diff_m[..=nn]);
     diff_a.fill(0);
     diff_m.fill(0);
@@ -829,16 +836,14 @@ fn full_work<'s>(
     let heap_v = &mut rest[..h];
     let (pos, rest) = u32s.split_at_mut(l);
     let (neg, rest) = rest.split_at_mut(l);
-    let (diff_a, rest) = rest.split_at_mut(l + 1);
-    let (diff_m, rest) = rest.split_at_mut(l + 1);
+    let (diffs, rest) = rest.split_at_mut(2 * (l + 1));
     let heap = &mut rest[..2 * h].as_chunks_mut::<2>().0[..h];
     (
         mat,
         Work {
             pos,
             neg,
-            diff_a,
-            diff_m,
+            diffs,
             acc,
             heap,
             heap_v,
