@@ -63,7 +63,7 @@ fn decode(data: &[u8]) -> Case {
     let mut inp = Input::new(data);
     let miner = MINERS[usize::from(inp.u8() % 5)];
     let b = inp.u8();
-    let margin = if b % 4 == 0 {
+    let margin = if b.is_multiple_of(4) {
         inp.f32()
     } else {
         MARGINS[usize::from(b / 4) % MARGINS.len()]
@@ -73,7 +73,7 @@ fn decode(data: &[u8]) -> Case {
         1 => Distance::Exact,
         2 => {
             let b = inp.u8();
-            Distance::EpsInSqrt(if b % 4 == 0 {
+            Distance::EpsInSqrt(if b.is_multiple_of(4) {
                 inp.f32()
             } else {
                 EPS[usize::from(b) % EPS.len()]
@@ -90,13 +90,13 @@ fn decode(data: &[u8]) -> Case {
     ][usize::from(inp.u8() % 4)];
     let opt = |inp: &mut Input<'_>| {
         let t = inp.u8();
-        (t % 3 == 0).then(|| usize::from(inp.u8() % 6))
+        (t.is_multiple_of(3)).then(|| usize::from(inp.u8() % 6))
     };
     let cap = opt(&mut inp);
     let block = opt(&mut inp);
     let (n, dim) = (usize::from(inp.u8() % 20), usize::from(inp.u8() % 34));
     let classes = 1 + u32::from(inp.u8() % 5);
-    let extra = usize::from(inp.u8() % 16 == 0);
+    let extra = usize::from(inp.u8().is_multiple_of(16));
     let labels = (0..n + extra)
         .map(|_| u32::from(inp.u8()) % classes)
         .collect();
