@@ -44,6 +44,7 @@ Usage:  .venv/bin/python tools/mining_fixtures.py
 """
 
 import os
+import sys
 
 import numpy as np
 import torch
@@ -51,6 +52,8 @@ import pytorch_metric_learning as pml
 from pytorch_metric_learning import distances, losses, miners
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benches", "peers"))
+from tf_semihard import dist_mat, tf_semihard_parts  # noqa: E402
 OUT = os.path.join(ROOT, "tests", "data", "mining_peers.txt")
 GAP = 1e-3
 
@@ -72,41 +75,11 @@ class DiffLp(distances.LpDistance):
         return self.compute_mat(query_emb, ref_emb)
 
 
-def dist_mat(x, squared):
-    s = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
-    if squared:
-        return s
-    pos = s > 0
-    return torch.where(pos, s, torch.ones_like(s)).sqrt() * pos
-
-
 def tf_semihard(labels, x, margin, squared):
-    """A port of tensorflow_addons.losses.triplet_semihard_loss (its masked_minimum/maximum included)."""
-    pdist = dist_mat(x, squared)
-    lab = labels.reshape(-1, 1)
-    adjacency = lab == lab.T
-    adjacency_not = ~adjacency
+    """TF Addons' triplet_semihard_loss (the shared port) and the triplets it chose: per positive pair
+    (a, p), the negative at distance semi_hard[a, p]."""
+    loss, pdist, semi_hard, mask_positives, adjacency_not = tf_semihard_parts(labels, x, margin, squared)
     n = x.shape[0]
-
-    def masked_maximum(data, mask):
-        axis_minimums = data.min(1, keepdim=True).values
-        return ((data - axis_minimums) * mask).max(1, keepdim=True).values + axis_minimums
-
-    def masked_minimum(data, mask):
-        axis_maximums = data.max(1, keepdim=True).values
-        return ((data - axis_maximums) * mask).min(1, keepdim=True).values + axis_maximums
-
-    pdist_tile = pdist.repeat(n, 1)
-    mask = adjacency_not.repeat(n, 1) & (pdist_tile > pdist.T.reshape(-1, 1))
-    mask_final = (mask.sum(1, keepdim=True) > 0).reshape(n, n).T
-    negatives_outside = masked_minimum(pdist_tile, mask.double()).reshape(n, n).T
-    negatives_inside = masked_maximum(pdist, adjacency_not.double()).repeat(1, n)
-    semi_hard = torch.where(mask_final, negatives_outside, negatives_inside)
-    loss_mat = margin + pdist - semi_hard
-    mask_positives = adjacency.double() - torch.eye(n, dtype=torch.float64)
-    num_positives = mask_positives.sum()
-    loss = torch.clamp_min(loss_mat * mask_positives, 0.0).sum() / num_positives
-    # The triplets it chose: per positive pair (a, p), the negative at distance semi_hard[a, p].
     trip = []
     for a in range(n):
         for p in range(n):

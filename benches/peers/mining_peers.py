@@ -36,6 +36,7 @@ import traceback
 
 from peerlib import (ROOT, bench, build, command_line, cpu_model, fmt_time, loadavg, pin,  # noqa: E402
                      torch_one_thread)
+from tf_semihard import tf_semihard_parts  # noqa: E402
 
 MARGIN = 0.2
 D = 128
@@ -152,38 +153,9 @@ def peer_pml(x_np, labels, miner_kind):
     return call, none_sync, how, lambda r: float(r)
 
 
-def tf_semihard(x, lab):
-    """A port of tensorflow_addons.losses.triplet_semihard_loss(margin, distance_metric="L2") to torch."""
-    s = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
-    pos = s > 0
-    pdist = torch.where(pos, s, torch.ones_like(s)).sqrt() * pos
-    lab = lab.reshape(-1, 1)
-    adjacency = lab == lab.T
-    adjacency_not = ~adjacency
-    n = x.shape[0]
-
-    def masked_maximum(data, mask):
-        axis_minimums = data.min(1, keepdim=True).values
-        return ((data - axis_minimums) * mask).max(1, keepdim=True).values + axis_minimums
-
-    def masked_minimum(data, mask):
-        axis_maximums = data.max(1, keepdim=True).values
-        return ((data - axis_maximums) * mask).min(1, keepdim=True).values + axis_maximums
-
-    pdist_tile = pdist.repeat(n, 1)
-    mask = adjacency_not.repeat(n, 1) & (pdist_tile > pdist.T.reshape(-1, 1))
-    mask_final = (mask.sum(1, keepdim=True) > 0).reshape(n, n).T
-    negatives_outside = masked_minimum(pdist_tile, mask.float()).reshape(n, n).T
-    negatives_inside = masked_maximum(pdist, adjacency_not.float()).repeat(1, n)
-    semi_hard = torch.where(mask_final, negatives_outside, negatives_inside)
-    loss_mat = MARGIN + pdist - semi_hard
-    mask_positives = adjacency.float() - torch.eye(n)
-    return torch.clamp_min(loss_mat * mask_positives, 0.0).sum() / mask_positives.sum()
-
-
 def peer_tf_semihard(x_np, labels):
     lab = torch.from_numpy(labels.astype(np.int64))
-    call = leaf_step(x_np, lambda x: tf_semihard(x, lab))
+    call = leaf_step(x_np, lambda x: tf_semihard_parts(lab, x, MARGIN, squared=False)[0])
     how = "a torch port of TF Addons triplet_semihard_loss(0.2, \"L2\") (its n^2 x n tiles), float32, + .backward()"
     return call, none_sync, how, lambda r: float(r)
 
