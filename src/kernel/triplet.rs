@@ -99,11 +99,7 @@ fn evaluate<S: Simd>(simd: S, cfg: &Config, x: [&[f32]; 3]) -> Eval {
         Distance::EpsInSqrt(e) => super::sqrt(s + e),
         Distance::EpsOnDiff(_) | Distance::Exact => super::sqrt(s),
     };
-    let (d_ap, d_an, d_pn) = if !cfg.swap && eps_on_diff.is_none() {
-        let ap = super::distance::sq_l2(simd, x[0], x[1]);
-        let an = super::distance::sq_l2(simd, x[0], x[2]);
-        (root(ap), root(an), f32::NAN)
-    } else if cfg.swap {
+    let (d_ap, d_an, d_pn) = if cfg.swap {
         let [ap, an, pn] = sums::<S, 3, 3>(simd, x, [(0, 1), (0, 2), (1, 2)], eps_on_diff);
         (root(ap), root(an), root(pn))
     } else {
