@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::isa::Backend;
 use crate::kernel::mining::{Batch, Dist, Fused, Mine, Params, Red, Rule, layout};
-use crate::loss::{Reduction, check_same_shape};
+use crate::loss::{Reduction, check_len, check_same_shape};
 use crate::options::{Distance, GradMode};
 use crate::rows::{Rows, RowsMut};
 
@@ -748,13 +748,7 @@ fn grad_view<'g>(g: MiningGrad<'g>, x: Rows<'_>) -> Result<RowsMut<'g>, Error> {
                 .rows()
                 .checked_mul(x.dim())
                 .ok_or(error(Problem::GradOverflow(x.rows(), x.dim())))?;
-            if g.len() != need {
-                return Err(error(Problem::Labels(
-                    "length of grad (rows × row length of x)",
-                    need,
-                    g.len(),
-                )));
-            }
+            check_len("length of grad (rows × row length of x)", need, g.len())?;
             RowsMut::dense(g, x.rows(), x.dim())
         }
     }
