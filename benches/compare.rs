@@ -488,13 +488,16 @@ fn pairwise(b: &mut Bench) {
         }
         black_box(o[1])
     });
-    w.contender("default", || {
-        let o = &mut *out.borrow_mut();
-        let xv = Rows::dense(black_box(&x), n, d).unwrap();
-        triplet_simd::sq_l2_pairwise_self(xv, RowsMut::dense(o, n, n).unwrap()).unwrap();
-        black_box(o[1])
-    });
+    w.contender("default", || pairwise_fill(&x, d, &mut out.borrow_mut()));
     w.run();
+}
+
+/// `sq_l2_pairwise_self` of the rows of `x` (rows of `d`) into `out` (N × N); returns one entry.
+fn pairwise_fill(x: &[f32], d: usize, out: &mut [f32]) -> f32 {
+    let n = x.len() / d;
+    let xv = Rows::dense(black_box(x), n, d).unwrap();
+    triplet_simd::sq_l2_pairwise_self(xv, RowsMut::dense(out, n, n).unwrap()).unwrap();
+    black_box(out[1])
 }
 
 /// The fused miners (loss + gradient) against the all-pairs fill of their distance matrix, the part
@@ -512,10 +515,7 @@ fn mining(b: &mut Bench) {
     let out = RefCell::new(vec![0.0f32; n * n]);
     let mut w = b.workload("mining", size, Unit::Elements((n * n) as u64));
     w.baseline("sq_l2_pairwise_self", || {
-        let o = &mut *out.borrow_mut();
-        let xv = Rows::dense(black_box(&x), n, d).unwrap();
-        triplet_simd::sq_l2_pairwise_self(xv, RowsMut::dense(o, n, n).unwrap()).unwrap();
-        black_box(o[1])
+        pairwise_fill(&x, d, &mut out.borrow_mut())
     });
     let miners = [
         ("batch-hard", Miner::BatchHard, Reduction::MeanActive),
