@@ -187,11 +187,15 @@ pub struct MiningStats {
 /// (0 when none is, unless a triplet is NaN); [`Reduction::None`] is not offered: per-triplet losses come
 /// from [`TripletMiner::mine`] and
 /// [`TripletLoss`](crate::TripletLoss) with [`Triplets::indexed`](crate::Triplets::indexed).
-/// The gradient is assembled per pair: `grad_a += c·(x_a − y_j)`, `grad_j += c·(y_j − x_a)` with
-/// `c = w · (sum of the slopes of the triplets using the pair, + for positives, − for negatives) · k`,
-/// `k = 2` (squared) or `1/d` (Euclidean; 0 at `d = 0` unless NaN), `w` the upstream gradient over the
-/// reduction's count; pairs in anchor order, then column order. (The same values as mining index
-/// triplets and calling the indexed triplet loss, to rounding.)
+/// The gradient is assembled from one coefficient per pair (anchor `a`, column `j`):
+/// `c_aj = (sum of the slopes of the triplets using the pair, + for positives, − for negatives) · k`,
+/// `k = 2` (squared) or `1/d` (Euclidean; 0 at `d = 0` unless NaN), and `w`, the upstream gradient over
+/// the reduction's count. Batch-hard (at most two pairs per anchor) adds per pair, in anchor order:
+/// `grad_a += w·c·(x_a − y_j)`, `grad_j += w·c·(y_j − x_a)`. The other miners gather per row:
+/// `grad_k (⊕)= Σ_j m_kj·(x_k − y_j)` over the columns in order, one `f32` FMA per pair and element
+/// from `+0`, with `m_kj = w·(c_kj + c_jk)` for batch columns and `w·c_kj` for reference columns,
+/// then added to (or written into) `grad_k` once. (The same values as mining index triplets and
+/// calling the indexed triplet loss, to rounding.)
 ///
 /// # Matching a peer
 /// | peer | configuration |
@@ -350,7 +354,7 @@ impl TripletMiner {
 
     /// The scratch a call over `n` batch rows and `m` reference rows needs (`L = n + m`): batch-hard
     /// `block·L + 2n` `f32` and `2n` `u32` (`block` = [`TripletMiner::block_rows`], or `n`); the other
-    /// miners `n·L + L (+ h)` `f32` and `4L + 2 (+ 2h)` `u32`, `h = min(cap, L²)` with a cap.
+    /// miners `n·L + L (+ h)` `f32` and `5L + 2 (+ 2h)` `u32`, `h = min(cap, L²)` with a cap.
     ///
     /// # Errors
     /// [`Error::CountOverflow`] if a length overflows `usize` or `n + m` rows cannot be numbered in `u32`;
@@ -360,7 +364,7 @@ impl TripletMiner {
     /// ```
     /// use triplet_simd::{Miner, TripletMiner};
     /// let need = TripletMiner::new(Miner::BatchAll, 0.2).scratch_len(100, 20)?;
-    /// assert_eq!((need.f32s, need.u32s), (100 * 120 + 120, 4 * 120 + 2));
+    /// assert_eq!((need.f32s, need.u32s), (100 * 120 + 120, 5 * 120 + 2));
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
     pub fn scratch_len(&self, n: usize, m: usize) -> Result<ScratchLen, Error> {

@@ -14,6 +14,7 @@
 use pulp::{Simd, WithSimd};
 
 use super::loss::write_scaled_diff;
+use super::pair_grad::{PairGrad, all_finite};
 use super::pairwise::{Block, Metric};
 use super::sum::BlockSum;
 use super::triplet::{sigmoid, softplus};
@@ -142,7 +143,7 @@ pub(crate) fn layout(p: &Params, n: usize, m: usize) -> Option<Layout> {
     let heap = heap_len(p, l);
     let f32s = n.checked_mul(l)?.checked_add(l)?.checked_add(heap)?;
     let u32s = l
-        .checked_mul(4)?
+        .checked_mul(5)?
         .checked_add(2)?
         .checked_add(heap.checked_mul(2)?)?;
     Some(Layout { f32s, u32s })
@@ -342,6 +343,8 @@ struct Work<'s> {
     /// Two difference arrays over the sorted negatives (active and mined counts), `L + 1` values each;
     /// before them, the same space holds the sort keys of the negatives.
     diffs: &'s mut [u32],
+    /// `L` more values for the radix sort.
+    spare: &'s mut [u32],
     /// Slope sums per column.
     acc: &'s mut [f32],
     /// The cap's heap: `[p, key]` pairs and their `v`.
@@ -392,19 +395,73 @@ fn split(
     }
     let mut k_nan = 0;
     if p.rule.sorted() && np > 0 {
-        // Sorted as `[key, row]` pairs (plain integer comparisons, no lookups into the row): the
-        // order of `order`.
-        let keys = &mut w.diffs.as_chunks_mut::<2>().0[..nn];
-        for (k, &j) in keys.iter_mut().zip(w.neg.iter()) {
-            *k = [sort_key(row[j as usize]), j];
-        }
-        keys.sort_unstable();
-        for (j, k) in w.neg.iter_mut().zip(keys.iter()) {
-            *j = k[1];
-        }
-        k_nan = keys.partition_point(|k| k[0] == 0);
+        k_nan = sort_negatives(row, &mut w.neg[..nn], w.diffs, w.spare);
     }
     (np, nn, k_nan)
+}
+
+/// Below this many negatives a comparison sort beats the radix sort's histograms.
+const RADIX_MIN: usize = 256;
+
+/// Sorts the negatives `neg` (in row order) by `sort_key` of their distance, ties by row, and returns
+/// how many are NaN (they come first). The keys need `2·len` values of `keys`, the radix sort `len` of
+/// `spare` as well. Both sorts give the one order of distinct `(key, row)` pairs.
+fn sort_negatives(row: &[f32], neg: &mut [u32], keys: &mut [u32], spare: &mut [u32]) -> usize {
+    let nn = neg.len();
+    if nn < RADIX_MIN {
+        // `[key, row]` pairs: plain integer comparisons, no lookups into the row.
+        let pairs = &mut keys.as_chunks_mut::<2>().0[..nn];
+        for (k, &j) in pairs.iter_mut().zip(neg.iter()) {
+            *k = [sort_key(row[j as usize]), j];
+        }
+        pairs.sort_unstable();
+        for (j, k) in neg.iter_mut().zip(pairs.iter()) {
+            *j = k[1];
+        }
+        return pairs.partition_point(|k| k[0] == 0);
+    }
+    // A least-significant-digit radix sort by bytes: each pass is stable and the rows start in
+    // increasing order, so ties stay by row. A byte that every key shares takes no pass.
+    let (ka, rest) = keys.split_at_mut(nn);
+    let kb = &mut rest[..nn];
+    let rb = &mut spare[..nn];
+    let mut hist = [[0u32; 256]; 4];
+    for (k, &j) in ka.iter_mut().zip(neg.iter()) {
+        *k = sort_key(row[j as usize]);
+        for (b, h) in hist.iter_mut().enumerate() {
+            h[((*k >> (8 * b)) & 0xff) as usize] += 1;
+        }
+    }
+    let mut in_a = true;
+    for (b, h) in hist.iter_mut().enumerate() {
+        if h.contains(&(nn as u32)) {
+            continue;
+        }
+        let mut at = 0u32;
+        for c in h.iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        let shift = 8 * b;
+        let (ks, rs, kd, rd) = if in_a {
+            (&*ka, &*neg, &mut *kb, &mut *rb)
+        } else {
+            (&*kb, &*rb, &mut *ka, &mut *neg)
+        };
+        for (&k, &r) in ks.iter().zip(rs.iter()) {
+            let c = &mut h[((k >> shift) & 0xff) as usize];
+            kd[*c as usize] = k;
+            rd[*c as usize] = r;
+            *c += 1;
+        }
+        in_a = !in_a;
+    }
+    if !in_a {
+        neg.copy_from_slice(rb);
+        ka.copy_from_slice(kb);
+    }
+    ka.partition_point(|&k| k == 0)
 }
 
 /// For a ranged rule and one positive at distance `d_ap`: the mined sorted positions are `0 .. pre`
@@ -808,6 +865,34 @@ fn apply<S: Simd>(simd: S, b: &Batch<'_>, grad: &mut RowsMut<'_>, a: usize, j: u
     }
 }
 
+/// Turns the coefficients `c_aj` of the anchors' rows into each batch row's gather coefficients
+/// `m_kj = w·(c_kj + c_jk)` for batch columns (`k` takes `c_kj·(x_k − y_j)` as an anchor and
+/// `c_jk·(x_k − x_j)` as anchor `j`'s column) and `w·c_kj` for reference columns (which take no
+/// gradient). Blocked so that the transposed reads stay in cache.
+fn symmetrise(mat: &mut [f32], n: usize, l: usize, w: f32) {
+    const B: usize = 32;
+    for a0 in (0..n).step_by(B) {
+        let a1 = (a0 + B).min(n);
+        for j0 in (a0..n).step_by(B) {
+            let j1 = (j0 + B).min(n);
+            for a in a0..a1 {
+                for j in j0.max(a + 1)..j1 {
+                    let m = w * (mat[a * l + j] + mat[j * l + a]);
+                    mat[a * l + j] = m;
+                    mat[j * l + a] = m;
+                }
+            }
+        }
+        for a in a0..a1 {
+            // A row's own column carries nothing (`x_k − x_k`).
+            mat[a * l + a] = 0.0;
+            for c in &mut mat[a * l + n..(a + 1) * l] {
+                *c *= w;
+            }
+        }
+    }
+}
+
 /// The gradient weight `w` of every mined triplet: the upstream gradient over the reduction's count.
 fn weight(red: Red, upstream: f32, mined: u64, active: u64) -> f32 {
     let count = match red {
@@ -837,6 +922,7 @@ fn full_work<'s>(
     let (pos, rest) = u32s.split_at_mut(l);
     let (neg, rest) = rest.split_at_mut(l);
     let (diffs, rest) = rest.split_at_mut(2 * (l + 1));
+    let (spare, rest) = rest.split_at_mut(l);
     let heap = &mut rest[..2 * h].as_chunks_mut::<2>().0[..h];
     (
         mat,
@@ -844,6 +930,7 @@ fn full_work<'s>(
             pos,
             neg,
             diffs,
+            spare,
             acc,
             heap,
             heap_v,
@@ -958,15 +1045,15 @@ impl WithSimd for Fused<'_, '_, '_> {
         } = self;
         let (n, l) = (b.n(), b.len());
         let dim = b.x.dim();
-        if let Some((g, GradMode::Overwrite)) = grad.as_mut()
-            && dim > 0
-        {
-            for r in 0..n {
-                g.row_mut_unchecked(r).fill(0.0);
-            }
-        }
         let mut acc = Acc::default();
         if p.rule == Rule::BatchHard {
+            if let Some((g, GradMode::Overwrite)) = grad.as_mut()
+                && dim > 0
+            {
+                for r in 0..n {
+                    g.row_mut_unchecked(r).fill(0.0);
+                }
+            }
             let rows = p.block.min(n).max(1);
             let (buf, rest) = f32s.split_at_mut(p.block.min(n) * l);
             let (cp, rest) = rest.split_at_mut(n);
@@ -1027,18 +1114,83 @@ impl WithSimd for Fused<'_, '_, '_> {
             acc.add(&s);
         }
         let w = weight(red, upstream, acc.mined, acc.active);
-        if let Some((g, _)) = grad.as_mut()
+        if let Some((g, mode)) = grad.as_mut()
             && dim > 0
         {
-            for a in 0..n {
-                let row = &mat[a * l..(a + 1) * l];
-                for (j, &c) in row.iter().enumerate() {
-                    if c != 0.0 {
-                        apply(simd, &b, g, a, j, w * c);
-                    }
-                }
+            symmetrise(mat, n, l, w);
+            let exact_zeros = !(all_finite(simd, b.x) && all_finite(simd, b.reference));
+            PairGrad {
+                x: b.x,
+                cols: [b.x, b.reference],
+                m: mat,
+                m_stride: l,
+                mode: *mode,
+                exact_zeros,
             }
+            .run(simd, g);
         }
         acc.totals()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RADIX_MIN, sort_key, sort_negatives};
+    use std::{vec, vec::Vec};
+
+    /// The radix sort gives the comparison sort's order of `(key, row)` pairs and the NaN count, for
+    /// rows with ties, NaN, ±0, inf, subnormals and keys that share their high bytes (skipped passes).
+    #[test]
+    fn radix_sort_gives_the_comparison_order() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for &len in &[RADIX_MIN, RADIX_MIN + 1, 300, 1000, 2049] {
+            for kind in 0..5 {
+                let row: Vec<f32> = (0..len + 7)
+                    .map(|_| {
+                        let r = next();
+                        match kind {
+                            // Few distinct values: long runs of ties.
+                            0 => (r % 5) as f32 * 0.25,
+                            // Keys that share their top two bytes.
+                            1 => 16.0 + (r % 1000) as f32 * 1e-4,
+                            2 => match r % 11 {
+                                0 => f32::NAN,
+                                1 => f32::INFINITY,
+                                2 => -0.0,
+                                3 => 0.0,
+                                4 => f32::from_bits(1 + (r >> 40) as u32 % 1000),
+                                _ => (r >> 11) as f32 / (1u64 << 53) as f32 * 100.0,
+                            },
+                            // One value only: every pass skipped.
+                            3 => 2.5,
+                            _ => f32::from_bits((r >> 33) as u32 & 0x7f7f_ffff),
+                        }
+                    })
+                    .collect();
+                // The negatives: every row but a few, in increasing order.
+                let mut neg: Vec<u32> = (0..row.len() as u32).filter(|j| j % 9 != 4).collect();
+                neg.truncate(len);
+                let mut want: Vec<[u32; 2]> = neg
+                    .iter()
+                    .map(|&j| [sort_key(row[j as usize]), j])
+                    .collect();
+                want.sort_unstable();
+                let (mut keys, mut spare) = (vec![7u32; 2 * len + 2], vec![9u32; len]);
+                let k_nan = sort_negatives(&row, &mut neg, &mut keys, &mut spare);
+                let got: Vec<u32> = want.iter().map(|k| k[1]).collect();
+                assert_eq!(neg, got, "len {len}, kind {kind}");
+                assert_eq!(
+                    k_nan,
+                    want.iter().filter(|k| k[0] == 0).count(),
+                    "len {len}, kind {kind}"
+                );
+            }
+        }
     }
 }

@@ -22,6 +22,7 @@ pub(crate) mod distance;
 pub(crate) mod loss;
 pub(crate) mod mining;
 pub(crate) mod normalize;
+pub(crate) mod pair_grad;
 pub(crate) mod pairwise;
 pub(crate) mod sum;
 pub(crate) mod triplet;
@@ -64,6 +65,15 @@ pub(crate) fn load<S: Simd>(simd: S, x: &[f32]) -> S::f32s {
     match S::as_simd_f32s(x).0.first() {
         Some(&v) => v,
         None => simd.partial_load_f32s(x),
+    }
+}
+
+/// Stores the first `x.len()` (at most one vector's) lanes of `v` into `x`.
+#[inline(always)]
+pub(crate) fn store<S: Simd>(simd: S, x: &mut [f32], v: S::f32s) {
+    match S::as_mut_simd_f32s(x).0.first_mut() {
+        Some(o) => *o = v,
+        None => simd.partial_store_f32s(x, v),
     }
 }
 
