@@ -298,6 +298,8 @@ pub fn l2_normalize_bound(dim: usize, sum_of_squares: f64) -> f64 {
 ///
 /// (the error of `t` carried by `y_i`, then the roundings of the fused `dy_i − y_i·t` and of the
 /// division; the `2⁻¹⁴⁹` terms cover underflow in the dot product, the fused step and the division).
+/// On a clamped row (`norms[r] ≤ eps`) `y` is not read, so a NaN or infinite `y` there still gives
+/// `dy / eps`, and the bound is `(3u·|dy_i| + 2⁻¹⁴⁹) / eps + 2⁻¹⁴⁹`.
 /// It holds while `T`, `|y_i·t|` and the results stay below `f32::MAX`: for a `y` that the forward
 /// wrote (`|y_i| ≤ 1`), unless `dy` comes near `f32::MAX`. Where `y_i·t` nearly cancels `dy_i` the
 /// bound is absolute, not relative: such elements are small.
@@ -349,6 +351,15 @@ pub fn l2_normalize_rows_backward(
         }
         for i in 0..dim {
             let (yi, gi) = (f64::from(yr[i]), f64::from(g[i]));
+            if clamped {
+                // `y` takes no part here (it may be NaN or inf, as the forward of a zero row with
+                // `eps = 0` writes): one rounding, of the division.
+                grad_x[r * dim + i] = gi / c;
+                if let Some(b) = bound.as_deref_mut() {
+                    b[r * dim + i] = (3.0 * u * gi.abs() + tiny) / c * (1.0 + 1e-6) + tiny;
+                }
+                continue;
+            }
             grad_x[r * dim + i] = (gi - yi * t) / c;
             if let Some(b) = bound.as_deref_mut() {
                 let e = yi.abs() * gamma * t_abs

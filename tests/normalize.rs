@@ -341,9 +341,12 @@ fn forward_and_backward_are_within_the_oracle_bounds() {
         let dx = o.dx_overwrite.rows_dense();
         for i in 0..n * d {
             let r = i / d.max(1);
-            let finite = y[r * d..(r + 1) * d].iter().all(|v| v.is_finite())
-                && o.norms[r].is_finite()
-                && (o.norms[r] > c.eps || c.eps > 0.0);
+            // A clamped row (`norm ≤ eps`, eps > 0) is `dy / eps` whatever its y holds.
+            let clamped = c.eps > 0.0 && o.norms[r] <= c.eps;
+            let finite = clamped
+                || (y[r * d..(r + 1) * d].iter().all(|v| v.is_finite())
+                    && o.norms[r].is_finite()
+                    && (o.norms[r] > c.eps || c.eps > 0.0));
             if !finite || !gx[i].is_finite() || gx[i].abs() > f64::from(f32::MAX) / 2.0 {
                 continue;
             }
@@ -478,6 +481,34 @@ fn backward(y: &[f32], norms: &[f32], dy: &[f32], d: usize, eps: f32) -> Vec<f32
     )
     .unwrap();
     dx
+}
+
+/// On a clamped row the oracle's backward is `dy / eps`, as documented and as the fast path gives,
+/// even where `y` is NaN or infinite (the forward of a zero row with `eps = 0` writes NaN there).
+#[test]
+fn the_oracle_backward_of_a_clamped_row_ignores_y() {
+    for (y, norm, eps) in [
+        ([f32::NAN, 1.0], 0.5, 1.0),
+        ([f32::INFINITY, f32::NEG_INFINITY], 1.0, 1.0),
+        ([f32::NAN, f32::NAN], 0.0, 0.25),
+    ] {
+        let dy = [2.0f32, -3.0];
+        let fast = backward(&y, &[norm], &dy, 2, eps);
+        let (mut exact, mut bound) = ([0.0f64; 2], [0.0f64; 2]);
+        reference::l2_normalize_rows_backward(
+            Rows::dense(&y, 1, 2).unwrap(),
+            &[norm],
+            Rows::dense(&dy, 1, 2).unwrap(),
+            eps,
+            &mut exact,
+            Some(&mut bound),
+        )
+        .unwrap();
+        let want = [f64::from(dy[0] / eps), f64::from(dy[1] / eps)];
+        assert_eq!(exact, want, "y {y:?}, norm {norm}, eps {eps}");
+        assert_eq!(fast.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), want);
+        assert!(bound.iter().all(|b| b.is_finite() && *b > 0.0), "{bound:?}");
+    }
 }
 
 #[test]
