@@ -103,7 +103,10 @@ pub use normalize::{
     l2_normalize_rows_backward_in_place, l2_normalize_rows_in_place,
 };
 pub use options::{Distance, GradMode};
-pub use pairwise::{l2_pairwise, l2_pairwise_self, sq_l2_pairwise, sq_l2_pairwise_self};
+pub use pairwise::{
+    distance_pairwise, distance_pairwise_self, l2_pairwise, l2_pairwise_self, sq_l2_pairwise,
+    sq_l2_pairwise_self,
+};
 pub use rows::{Rows, RowsMut};
 pub use triplet::{
     TripletCall, TripletDiagnostics, TripletGrads, TripletLoss, TripletStats, Triplets,

@@ -5,8 +5,10 @@
 use crate::error::Error;
 use crate::isa::Backend;
 use crate::kernel::mining::{Batch, Dist, Fused, Mine, Params, Red, Rule, layout};
+use crate::kernel::pairwise::Metric;
 use crate::loss::{Reduction, check_len, check_same_shape};
 use crate::options::{Distance, GradMode};
+use crate::pairwise::symmetric_metric;
 use crate::rows::{Rows, RowsMut};
 
 const GRAD: (&str, &str) = ("row count of grad (the rows of x)", "row length of grad");
@@ -169,7 +171,11 @@ pub struct MiningStats {
     pub mean_d_ap: f32,
     /// Mean `d(a, n)` over the mined triplets (0 for none).
     pub mean_d_an: f32,
-    /// The fraction of the batch's anchors that had both a positive and a negative (0 for `N = 0`).
+    /// How many of the batch's anchors had both a positive and a negative (among the batch and
+    /// reference rows): the anchors a miner can use.
+    pub valid_anchors: u64,
+    /// `valid_anchors / N`, the fraction of the batch's anchors with both (0 for `N = 0`), rounded to
+    /// `f32`: use [`MiningStats::valid_anchors`] for the exact count.
     pub anchors_with_both: f32,
 }
 
@@ -184,9 +190,9 @@ pub struct MiningStats {
 /// [`TripletLoss`](crate::TripletLoss); an active hinge triplet's loss is `d_ap − d_an + margin` taken in
 /// `f64` (so batch-all can sum it through prefix counts), the soft margin's is `softplus(v)`.
 /// [`Reduction::Mean`] divides by the number mined, [`Reduction::MeanActive`] by the number active
-/// (0 when none is, unless a triplet is NaN); [`Reduction::None`] is not offered: per-triplet losses come
-/// from [`TripletMiner::mine`] and
-/// [`TripletLoss`](crate::TripletLoss) with [`Triplets::indexed`](crate::Triplets::indexed).
+/// (0 when none is, unless a triplet is NaN); the loss calls refuse [`Reduction::None`]: per-triplet
+/// losses come from [`TripletMiner::mine`] (which accepts any reduction, since mining does not use it)
+/// and [`TripletLoss`](crate::TripletLoss) with [`Triplets::indexed`](crate::Triplets::indexed).
 /// The gradient is assembled from one coefficient per pair (anchor `a`, column `j`):
 /// `c_aj = (sum of the slopes of the triplets using the pair, + for positives, − for negatives) · k`,
 /// `k = 2` (squared) or `1/d` (Euclidean; 0 at `d = 0` unless NaN), and `w`, the upstream gradient over
@@ -310,22 +316,16 @@ impl TripletMiner {
         Self { backend, ..self }
     }
 
-    fn params(&self, n: usize) -> Result<(Params, Red), Error> {
+    /// The validated settings of a mining call (the reduction is checked by `red`: mining index
+    /// triplets does not use it).
+    fn params(&self, n: usize) -> Result<Params, Error> {
         if !self.margin.is_finite() {
-            return Err(error(Problem::Parameter("margin", self.margin)));
+            return Err(error(Problem::Margin(self.margin)));
         }
-        let dist = match self.distance {
-            Distance::SqL2 => Dist::Sq,
-            Distance::Exact => Dist::Exact,
-            Distance::EpsInSqrt(e) if e.is_finite() && e >= 0.0 => Dist::EpsInSqrt(e),
-            Distance::EpsInSqrt(e) => return Err(error(Problem::Parameter("eps", e))),
-            Distance::EpsOnDiff(_) => return Err(error(Problem::EpsOnDiff)),
-        };
-        let red = match self.reduction {
-            Reduction::Sum => Red::Sum,
-            Reduction::Mean => Red::Mean,
-            Reduction::MeanActive => Red::MeanActive,
-            Reduction::None => return Err(error(Problem::NoneReduction)),
+        let dist = match symmetric_metric(self.distance)? {
+            Metric::SqL2 => Dist::Sq,
+            Metric::L2 => Dist::Exact,
+            Metric::L2EpsInSqrt(e) => Dist::EpsInSqrt(e),
         };
         let rule = match self.miner {
             Miner::BatchHard => Rule::BatchHard,
@@ -339,17 +339,24 @@ impl TripletMiner {
             Some(b) => b,
             None => n.max(1),
         };
-        Ok((
-            Params {
-                rule,
-                dist,
-                margin: self.margin,
-                soft: self.soft,
-                cap: self.cap,
-                block,
-            },
-            red,
-        ))
+        Ok(Params {
+            rule,
+            dist,
+            margin: self.margin,
+            soft: self.soft,
+            cap: self.cap,
+            block,
+        })
+    }
+
+    /// The reduction of a loss call (the oracle's too).
+    pub(crate) fn red(&self) -> Result<Red, Error> {
+        match self.reduction {
+            Reduction::Sum => Ok(Red::Sum),
+            Reduction::Mean => Ok(Red::Mean),
+            Reduction::MeanActive => Ok(Red::MeanActive),
+            Reduction::None => Err(error(Problem::NoneReduction)),
+        }
     }
 
     /// The scratch a call over `n` batch rows and `m` reference rows needs (`L = n + m`): batch-hard
@@ -358,7 +365,7 @@ impl TripletMiner {
     ///
     /// # Errors
     /// [`Error::CountOverflow`] if a length overflows `usize` or `n + m` rows cannot be numbered in `u32`;
-    /// otherwise as [`TripletMiner::forward`] for the settings.
+    /// otherwise as [`TripletMiner::mine`] for the settings (any reduction is accepted here).
     ///
     /// # Examples
     /// ```
@@ -368,7 +375,7 @@ impl TripletMiner {
     /// # Ok::<(), triplet_simd::Error>(())
     /// ```
     pub fn scratch_len(&self, n: usize, m: usize) -> Result<ScratchLen, Error> {
-        let (p, _) = self.params(n)?;
+        let p = self.params(n)?;
         let l = layout(&p, n, m).ok_or(error(Problem::Overflow(n, m)))?;
         Ok(ScratchLen {
             f32s: l.f32s,
@@ -382,9 +389,9 @@ impl TripletMiner {
         labels: &'a [u32],
         reference: Option<Reference<'a>>,
         scratch: &Scratch<'_>,
-    ) -> Result<(Params, Red, Batch<'a>), Error> {
+    ) -> Result<(Params, Batch<'a>), Error> {
         let n = x.rows();
-        let (p, red) = self.params(n)?;
+        let p = self.params(n)?;
         if labels.len() != n {
             return Err(error(Problem::Labels("number of labels", n, labels.len())));
         }
@@ -423,7 +430,7 @@ impl TripletMiner {
             reference,
             ref_labels,
         };
-        Ok((p, red, b))
+        Ok((p, b))
     }
 
     /// A call over the batch rows `x` with one label per row, using `scratch` (at least
@@ -552,7 +559,8 @@ impl TripletMiner {
         upstream: f32,
         grad: Option<(RowsMut<'_>, GradMode)>,
     ) -> Result<MiningStats, Error> {
-        let (p, red, b) = self.prepare(x, labels, reference, &scratch)?;
+        let red = self.red()?;
+        let (p, b) = self.prepare(x, labels, reference, &scratch)?;
         let t = self.backend.run(Fused {
             p,
             b,
@@ -586,6 +594,7 @@ impl TripletMiner {
             active: t.active,
             mean_d_ap: mean(t.d_ap),
             mean_d_an: mean(t.d_an),
+            valid_anchors: t.both as u64,
             anchors_with_both: if n == 0 {
                 0.0
             } else {
@@ -709,9 +718,11 @@ impl<'a> MiningCall<'a> {
     /// [`TripletLoss`](crate::TripletLoss) with [`Triplets::indexed`](crate::Triplets::indexed) (over the
     /// batch rows followed by the reference rows) for per-triplet losses.
     ///
+    /// Any reduction is accepted, [`Reduction::None`] included: mining does not use it.
+    ///
     /// # Errors
     /// [`Error::BufferTooShort`] naming how many triplets were mined when `out` holds fewer (nothing is
-    /// written); otherwise as [`MiningCall::run`].
+    /// written); otherwise as [`MiningCall::run`], except that the reduction is never an error.
     ///
     /// # Examples
     /// See [`TripletMiner::mine`].
@@ -724,7 +735,7 @@ impl<'a> MiningCall<'a> {
             scratch,
             ..
         } = self;
-        let (p, _, b) = miner.prepare(x, labels, reference, &scratch)?;
+        let (p, b) = miner.prepare(x, labels, reference, &scratch)?;
         let len = out.len();
         let count = miner.backend.run(Mine {
             p,
@@ -760,8 +771,7 @@ fn grad_view<'g>(g: MiningGrad<'g>, x: Rows<'_>) -> Result<RowsMut<'g>, Error> {
 
 /// What went wrong (turned into an [`Error`] in one place).
 enum Problem {
-    Parameter(&'static str, f32),
-    EpsOnDiff,
+    Margin(f32),
     NoneReduction,
     ZeroBlock,
     /// (what, expected, found)
@@ -778,21 +788,15 @@ enum Problem {
 
 fn error(p: Problem) -> Error {
     match p {
-        Problem::Parameter(name, value) => Error::InvalidParameter {
-            name,
+        Problem::Margin(value) => Error::InvalidParameter {
+            name: "margin",
             value,
-            rule: if name == "margin" {
-                "the margin must be finite (it may be negative)"
-            } else {
-                "the eps of a distance must be finite and not negative"
-            },
-        },
-        Problem::EpsOnDiff => Error::Missing {
-            what: "a symmetric distance for mining: SqL2, Exact or EpsInSqrt (EpsOnDiff is not symmetric)",
+            rule: "the margin must be finite (it may be negative)",
         },
         Problem::NoneReduction => Error::Missing {
-            what: "a reduction for a mined loss (Sum, Mean or MeanActive); per-triplet losses come from \
-                   TripletMiner::mine and the triplet loss on Triplets::indexed",
+            what: "a reduction for a mined loss (Sum, Mean or MeanActive); for per-triplet losses, \
+                   mine index triplets (MiningCall::mine, which takes any reduction) and pass them to \
+                   the triplet loss on Triplets::indexed",
         },
         Problem::ZeroBlock => Error::Missing {
             what: "at least one row per block (block_rows is Some(0))",

@@ -388,7 +388,9 @@ pub struct MinedLoss {
     pub mean_d_ap: f64,
     /// Mean `d(a, n)` over the mined triplets.
     pub mean_d_an: f64,
-    /// The fraction of anchors with a positive and a negative.
+    /// How many anchors had a positive and a negative.
+    pub valid_anchors: u64,
+    /// `valid_anchors / N` (0 for `N = 0`).
     pub anchors_with_both: f64,
 }
 
@@ -577,8 +579,8 @@ fn mine_case<'a>(
 /// Returns how many were mined (only the first `out.len()` are written).
 ///
 /// # Errors
-/// As [`TripletMiner::forward`](crate::TripletMiner::forward) for the settings and labels;
-/// [`Error::LengthMismatch`] if `scratch` is not `N·L` values.
+/// As [`TripletMiner::mine`](crate::TripletMiner::mine) for the settings and labels (any
+/// reduction); [`Error::LengthMismatch`] if `scratch` is not `N·L` values.
 /// # Examples
 /// ```
 /// use triplet_simd::{Miner, Rows, TripletMiner, reference};
@@ -621,7 +623,9 @@ pub fn mine_triplets(
 /// `sigmoid(v)`, and `∂d/∂x_a = 2(x_a − y)` or `(x_a − y)/d` (0 at `d = 0`).
 ///
 /// # Errors
-/// As [`mine_triplets`]; [`Error::LengthMismatch`] if `grad` is not `N·dim` values.
+/// As [`mine_triplets`], and [`Error::Missing`] for [`Reduction::None`](crate::Reduction::None) (as
+/// [`TripletMiner::forward`](crate::TripletMiner::forward)); [`Error::LengthMismatch`] if `grad` is
+/// not `N·dim` values.
 /// # Examples
 /// ```
 /// use triplet_simd::{Miner, Reduction, Rows, TripletMiner, reference};
@@ -642,6 +646,7 @@ pub fn mined_loss(
     upstream: f64,
     grad: Option<&mut [f64]>,
 ) -> Result<MinedLoss, Error> {
+    miner.red()?;
     let c = mine_case(miner, x, labels, reference, scratch)?;
     let (n_rows, dim, l) = (x.rows(), x.dim(), c.l());
     let mut grad = grad;
@@ -657,7 +662,7 @@ pub fn mined_loss(
         let w = match c.s.reduction {
             crate::Reduction::Mean if out.mined > 0 => upstream / out.mined as f64,
             crate::Reduction::MeanActive if out.active > 0 => upstream / out.active as f64,
-            crate::Reduction::Sum | crate::Reduction::None => upstream,
+            crate::Reduction::Sum => upstream,
             _ => 0.0,
         };
         for a in 0..n_rows {
@@ -734,6 +739,7 @@ pub fn mined_loss(
         out.mean_d_ap /= out.mined as f64;
         out.mean_d_an /= out.mined as f64;
     }
+    out.valid_anchors = both as u64;
     out.anchors_with_both = if n_rows == 0 {
         0.0
     } else {

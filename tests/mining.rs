@@ -270,6 +270,7 @@ fn stats_same(a: &MiningStats, b: &MiningStats) -> bool {
         && a.active == b.active
         && same(a.mean_d_ap, b.mean_d_ap)
         && same(a.mean_d_an, b.mean_d_an)
+        && a.valid_anchors == b.valid_anchors
         && same(a.anchors_with_both, b.anchors_with_both)
 }
 
@@ -281,6 +282,10 @@ fn backends_agree(c: &Case) -> bool {
     let (f0, _) = fused(c, be[0], false);
     // The forward call reports what the fused call does.
     if !stats_same(&s0, &f0) || s0.mined != t0.len() as u64 {
+        return false;
+    }
+    // Mining does not use the reduction: Reduction::None mines the same triplets.
+    if mine_with(c, &c.miner(be[0]).reduction(Reduction::None)) != t0 {
         return false;
     }
     be[1..].iter().all(|&b| {
@@ -405,6 +410,7 @@ fn oracle_agrees(c: &Case) -> bool {
         let loss_ok = (f64::from(s.loss) - r.loss).abs() <= 1e-5 * scale + 1e-30;
         let means_ok = (f64::from(s.mean_d_ap) - r.mean_d_ap).abs() <= 1e-6 * (1.0 + r.mean_d_ap)
             && (f64::from(s.mean_d_an) - r.mean_d_an).abs() <= 1e-6 * (1.0 + r.mean_d_an)
+            && s.valid_anchors == r.valid_anchors
             && (f64::from(s.anchors_with_both) - r.anchors_with_both).abs() <= 1e-7;
         let gmax = g_ref.iter().fold(1.0f64, |a, &b| a.max(b.abs()));
         let grad_ok = g
@@ -603,6 +609,211 @@ fn empty_and_degenerate_batches_give_zero_never_nan() {
                     assert_eq!((s.mean_d_ap, s.mean_d_an), (0.0, 0.0));
                     assert!(g.iter().all(|&v| v == 0.0), "overwrite zeroes the gradient");
                     assert_eq!(s.anchors_with_both, 0.0);
+                }
+            }
+        }
+    }
+}
+
+/// The count of anchors with both a positive and a negative, exact where the `f32` fraction is not
+/// (6 / 9), for every miner and the oracle; reference rows count as positives and negatives.
+#[test]
+fn valid_anchors_are_counted_exactly() {
+    // Classes 0, 1, 2 of two rows (six valid anchors), three singletons 3, 4, 5 (no positive).
+    let x: Vec<f32> = (0..9).map(|i| i as f32 * 0.5).collect();
+    let labels = [0, 0, 1, 1, 2, 2, 3, 4, 5];
+    for &m in &MINERS {
+        let miner = simple(m, 10.0);
+        let (s, _) = run_simple(&miner, &x, 1, &labels);
+        assert_eq!(s.valid_anchors, 6, "{m:?}");
+        assert_eq!(s.anchors_with_both, (6.0f64 / 9.0) as f32, "{m:?}");
+        let mut d = vec![0.0f64; 81];
+        let r = reference::mined_loss(
+            &miner,
+            Rows::dense(&x, 9, 1).unwrap(),
+            &labels,
+            None,
+            &mut d,
+            1.0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.valid_anchors, 6, "{m:?}");
+        // A reference row of class 3 gives the singleton of class 3 a positive.
+        let miner = simple(m, 10.0);
+        let (mut f, mut u) = scratch(&miner, 9, 1);
+        let s = miner
+            .call(
+                Rows::dense(&x, 9, 1).unwrap(),
+                &labels,
+                Scratch {
+                    f32s: &mut f,
+                    u32s: &mut u,
+                },
+            )
+            .reference(Reference::new(Rows::dense(&[9.0], 1, 1).unwrap(), &[3]).unwrap())
+            .run()
+            .unwrap();
+        assert_eq!(s.valid_anchors, 7, "{m:?}");
+    }
+    // None of a batch without classes of two.
+    let (s, _) = run_simple(&simple(Miner::BatchAll, 1.0), &x[..3], 1, &[0, 1, 2]);
+    assert_eq!((s.valid_anchors, s.anchors_with_both), (0, 0.0));
+}
+
+/// `mine` takes any reduction, `Reduction::None` included (mining does not use it), and gives the
+/// triplets that the other reductions give; the loss calls still refuse `None`, with a message that
+/// points at `mine`.
+#[test]
+fn mine_takes_any_reduction() {
+    let x = [0.0f32, 1.0, 1.5, 3.0, 0.25];
+    let labels = [0, 0, 1, 1, 0];
+    for &m in &MINERS {
+        let mut got = Vec::new();
+        for red in [
+            Reduction::None,
+            Reduction::Sum,
+            Reduction::Mean,
+            Reduction::MeanActive,
+        ] {
+            let miner = TripletMiner::new(m, 1.0).reduction(red);
+            got.push(mine(&miner, Rows::dense(&x, 5, 1).unwrap(), &labels, None));
+            let mut d = vec![0.0f64; 25];
+            let mut out = vec![[0u32; 3]; 125];
+            let k = reference::mine_triplets(
+                &miner,
+                Rows::dense(&x, 5, 1).unwrap(),
+                &labels,
+                None,
+                &mut d,
+                &mut out,
+            )
+            .unwrap();
+            let (mut a, mut b) = (out[..k].to_vec(), got.last().unwrap().clone());
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{m:?} {red:?}: the oracle");
+        }
+        assert!(!got[0].is_empty(), "{m:?}");
+        assert!(got.iter().all(|t| *t == got[0]), "{m:?}: {got:?}");
+        let miner = TripletMiner::new(m, 1.0).reduction(Reduction::None);
+        let (mut f, mut u) = scratch(&miner, 5, 0);
+        let e = miner
+            .forward(
+                Rows::dense(&x, 5, 1).unwrap(),
+                &labels,
+                Scratch {
+                    f32s: &mut f,
+                    u32s: &mut u,
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::Missing { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("MiningCall::mine, which takes any reduction"),
+            "{e}"
+        );
+        let mut d = vec![0.0f64; 25];
+        assert!(
+            reference::mined_loss(
+                &miner,
+                Rows::dense(&x, 5, 1).unwrap(),
+                &labels,
+                None,
+                &mut d,
+                1.0,
+                None
+            )
+            .is_err()
+        );
+    }
+}
+
+/// The all-pairs distances with `EpsInSqrt` are the distances the miner mines on, to the bit: one
+/// anchor against a reference positive and negative mines exactly one triplet, whose distances are
+/// the statistics' means; and two batch rows of one class give `d(0, 1)` as `mean_d_ap`.
+#[test]
+fn the_all_pairs_eps_in_sqrt_distances_are_the_miners() {
+    let mut g = Gen::new(100);
+    for dim in [1, 3, 8, 17, 33, 130] {
+        for eps in [1e-12f32, 0.0, 0.5, f32::from_bits(1)] {
+            for _ in 0..8 {
+                let v: Vec<f32> = (0..3 * dim).map(|_| value(&mut g, Vals::Unit)).collect();
+                let distance = Distance::EpsInSqrt(eps);
+                for be in backends() {
+                    let (x, refs) = (
+                        Rows::dense(&v[..dim], 1, dim).unwrap(),
+                        Rows::dense(&v[dim..], 2, dim).unwrap(),
+                    );
+                    let mut d = [0.0f32; 2];
+                    be.distance_pairwise(x, refs, RowsMut::dense(&mut d, 1, 2).unwrap(), distance)
+                        .unwrap();
+                    for m in MINERS {
+                        let miner = TripletMiner::new(m, 1e6)
+                            .distance(distance)
+                            .reduction(Reduction::Sum)
+                            .backend(be);
+                        let (mut f, mut u) = scratch(&miner, 1, 2);
+                        let s = miner
+                            .call(
+                                x,
+                                &[0],
+                                Scratch {
+                                    f32s: &mut f,
+                                    u32s: &mut u,
+                                },
+                            )
+                            .reference(Reference::new(refs, &[0, 1]).unwrap())
+                            .run()
+                            .unwrap();
+                        if s.mined == 0 {
+                            continue; // a semi-hard rule may keep none
+                        }
+                        assert_eq!(s.mined, 1, "{m:?}");
+                        assert_eq!(
+                            s.mean_d_ap.to_bits(),
+                            d[0].to_bits(),
+                            "{m:?} dim {dim} eps {eps:e}"
+                        );
+                        assert_eq!(
+                            s.mean_d_an.to_bits(),
+                            d[1].to_bits(),
+                            "{m:?} dim {dim} eps {eps:e}"
+                        );
+                    }
+                    // The self form: d(0, 1) of a class of two (and the exact diagonal sqrt(eps)).
+                    let x = Rows::dense(&v[..2 * dim], 2, dim).unwrap();
+                    let mut d = [0.0f32; 4];
+                    be.distance_pairwise_self(x, RowsMut::dense(&mut d, 2, 2).unwrap(), distance)
+                        .unwrap();
+                    assert_eq!(d[0], eps.sqrt());
+                    let miner = TripletMiner::new(Miner::BatchAll, 1e6)
+                        .distance(distance)
+                        .reduction(Reduction::Sum)
+                        .backend(be);
+                    let (mut f, mut u) = scratch(&miner, 2, 1);
+                    let s = miner
+                        .call(
+                            x,
+                            &[0, 0],
+                            Scratch {
+                                f32s: &mut f,
+                                u32s: &mut u,
+                            },
+                        )
+                        .reference(
+                            Reference::new(Rows::dense(&v[2 * dim..], 1, dim).unwrap(), &[1])
+                                .unwrap(),
+                        )
+                        .run()
+                        .unwrap();
+                    assert_eq!(s.mined, 2);
+                    assert_eq!(
+                        s.mean_d_ap.to_bits(),
+                        d[1].to_bits(),
+                        "dim {dim} eps {eps:e}"
+                    );
                 }
             }
         }
@@ -913,9 +1124,11 @@ fn every_error_names_what_is_wrong() {
         msg(e),
         "margin = NaN is not allowed: the margin must be finite (it may be negative)"
     );
+    // The scratch does not depend on the reduction (mining takes any); the loss calls refuse None.
+    assert!(miner.reduction(Reduction::None).scratch_len(3, 0).is_ok());
     let e = miner
         .reduction(Reduction::None)
-        .scratch_len(3, 0)
+        .forward(xr, &[0, 0, 1], s!())
         .unwrap_err();
     assert!(msg(e).starts_with("missing a reduction for a mined loss"));
     let e = miner.block_rows(Some(0)).scratch_len(3, 0).unwrap_err();

@@ -6,7 +6,7 @@ mod common;
 
 use common::{Block, Values, backends, gen_dim, same, within_bound};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
-use triplet_simd::{Backend, Error, Rows, RowsMut, reference};
+use triplet_simd::{Backend, Distance, Error, Rows, RowsMut, reference};
 
 /// The value the output buffer is filled with before a call: a NaN with a payload of its own, compared
 /// by its bits, so any write to the padding shows.
@@ -414,6 +414,127 @@ fn quickcheck_every_backend_every_entry() {
     QuickCheck::new()
         .tests(150)
         .quickcheck(prop as fn(Case) -> TestResult);
+}
+
+/// Every backend's `distance_pairwise` (both forms): `SqL2` and `Exact` are the bits of the named
+/// functions, and `EpsInSqrt(eps)` is `sqrt(sq_l2(x_i, y_j) + eps)` in `f32` (the sum rounded, then the
+/// correctly rounded root), entry by entry; padding untouched.
+fn check_distance_forms(x: Rows<'_>, y: Rows<'_>, pad: usize, eps: f32) {
+    for be in backends() {
+        for (other, self_form) in [(Some(y), false), (None, true)] {
+            let yy = other.unwrap_or(x);
+            let (n, m) = (x.rows(), yy.rows());
+            for distance in [Distance::SqL2, Distance::Exact, Distance::EpsInSqrt(eps)] {
+                let mut buf = out_buf(n, m, pad);
+                let out = RowsMut::new(&mut buf, n, m, m + pad).unwrap();
+                if self_form {
+                    be.distance_pairwise_self(x, out, distance).unwrap();
+                } else {
+                    be.distance_pairwise(x, yy, out, distance).unwrap();
+                }
+                for (k, v) in buf.iter().enumerate() {
+                    let (i, j) = (k / (m + pad), k % (m + pad));
+                    let want = if i < n && j < m {
+                        let s = be.sq_l2(x.row(i).unwrap(), yy.row(j).unwrap()).unwrap();
+                        match distance {
+                            Distance::SqL2 => s,
+                            Distance::Exact => s.sqrt(),
+                            _ => (s + eps).sqrt(),
+                        }
+                    } else {
+                        f32::from_bits(SENTINEL)
+                    };
+                    assert!(
+                        same(*v, want),
+                        "{:?} {distance:?} self {self_form}: entry ({i}, {j}) {v:e} vs {want:e}",
+                        be.isa()
+                    );
+                }
+                // The named functions give the same bits for their distances.
+                let named = match distance {
+                    Distance::SqL2 => Some(run(&be, x, other, false, pad).unwrap()),
+                    Distance::Exact => Some(run(&be, x, other, true, pad).unwrap()),
+                    _ => None,
+                };
+                if let Some(named) = named {
+                    assert!(common::same_all(&named, &buf), "{distance:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_symmetric_distance_has_an_all_pairs_form() {
+    fn prop(c: Case, e: u8) -> bool {
+        // eps 0, a tiny one, the Hermans et al. 1e-12, and large ones that dominate the sum.
+        let eps = [0.0, 1e-12, f32::from_bits(1), 0.25, 3.0][usize::from(e) % 5];
+        check_distance_forms(c.x.view(), c.y.view(), c.pad, eps);
+        true
+    }
+    QuickCheck::new()
+        .tests(100)
+        .quickcheck(prop as fn(Case, u8) -> bool);
+    // Every tail of the widest lane counts, past one 64-lane block.
+    for dim in [1, 7, 16, 17, 63, 64, 65, 130] {
+        let (bx, by) = (values(7 * dim, 3), values(5 * dim, 4));
+        let x = Rows::dense(&bx, 7, dim).unwrap();
+        check_distance_forms(x, Rows::dense(&by, 5, dim).unwrap(), 2, 1e-12);
+    }
+    // The free functions are the detected backend.
+    let (bx, by) = (values(4 * 9, 5), values(3 * 9, 6));
+    let (x, y) = (
+        Rows::dense(&bx, 4, 9).unwrap(),
+        Rows::dense(&by, 3, 9).unwrap(),
+    );
+    let be = Backend::detect();
+    let eps = Distance::EpsInSqrt(1e-12);
+    let (mut a, mut b) = (vec![0.0; 12], vec![0.0; 12]);
+    triplet_simd::distance_pairwise(x, y, RowsMut::dense(&mut a, 4, 3).unwrap(), eps).unwrap();
+    be.distance_pairwise(x, y, RowsMut::dense(&mut b, 4, 3).unwrap(), eps)
+        .unwrap();
+    assert!(common::same_all(&a, &b));
+    let (mut a, mut b) = (vec![0.0; 16], vec![0.0; 16]);
+    triplet_simd::distance_pairwise_self(x, RowsMut::dense(&mut a, 4, 4).unwrap(), eps).unwrap();
+    be.distance_pairwise_self(x, RowsMut::dense(&mut b, 4, 4).unwrap(), eps)
+        .unwrap();
+    assert!(common::same_all(&a, &b));
+}
+
+#[test]
+fn a_distance_without_an_all_pairs_form_is_an_error() {
+    let x = [1.0f32, 2.0];
+    let be = Backend::detect();
+    for (distance, text) in [
+        (
+            Distance::EpsOnDiff(1e-6),
+            "missing a symmetric distance: SqL2, Exact or EpsInSqrt (EpsOnDiff is not symmetric)",
+        ),
+        (
+            Distance::EpsInSqrt(-1.0),
+            "eps = -1 is not allowed: the eps of a distance must be finite and not negative",
+        ),
+        (
+            Distance::EpsInSqrt(f32::NAN),
+            "eps = NaN is not allowed: the eps of a distance must be finite and not negative",
+        ),
+        (
+            Distance::EpsInSqrt(f32::INFINITY),
+            "eps = inf is not allowed: the eps of a distance must be finite and not negative",
+        ),
+    ] {
+        let mut d = [f32::from_bits(SENTINEL); 4];
+        let x = Rows::dense(&x, 2, 1).unwrap();
+        let e = be
+            .distance_pairwise(x, x, RowsMut::dense(&mut d, 2, 2).unwrap(), distance)
+            .unwrap_err();
+        assert_eq!(e.to_string(), text);
+        let e = be
+            .distance_pairwise_self(x, RowsMut::dense(&mut d, 2, 2).unwrap(), distance)
+            .unwrap_err();
+        assert_eq!(e.to_string(), text);
+        assert!(d.iter().all(|v| v.to_bits() == SENTINEL), "nothing written");
+    }
 }
 
 /// Speed of the self form against the one-pair function in a loop over the same pairs (`N²/2` calls),

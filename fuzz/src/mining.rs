@@ -3,9 +3,9 @@
 //! and output buffers, on every backend.
 //!
 //! Checks: no panic; `Err` exactly when the input is invalid (decided here: margin, eps, `EpsOnDiff`,
-//! `Reduction::None`, zero block rows, label counts, reference row length, scratch lengths against
-//! `scratch_len`, the triplet buffer against the count), and then nothing written to the gradient or
-//! the triplet buffer; every backend gives the same triplets, statistics and gradient bits; `forward`
+//! `Reduction::None` (for the loss calls only: `mine` takes any reduction), zero block rows, label
+//! counts, reference row length, scratch lengths against `scratch_len`, the triplet buffer against the
+//! count), and then nothing written to the gradient or the triplet buffer; every backend gives the same triplets, statistics and gradient bits; `forward`
 //! reports what `forward_backward` does and `mine` finds `mined` triplets; on "grid" inputs (values and
 //! margin multiples of 1/16 of magnitude at most 16, the squared distance, so that every f32 distance and
 //! decision is exact) the f64 oracle of `reference` mines the same triplets with the same counts, a loss
@@ -142,16 +142,18 @@ impl Case {
             .block_rows(self.block)
             .backend(be)
     }
+    /// The settings of a loss call: those of `mine` and a reduction.
     fn settings_valid(&self) -> bool {
+        self.mine_settings_valid() && self.reduction != Reduction::None
+    }
+    /// The settings of `mine` (and `scratch_len`), which takes any reduction.
+    fn mine_settings_valid(&self) -> bool {
         let eps_ok = match self.distance {
             Distance::EpsInSqrt(e) => e.is_finite() && e >= 0.0,
             Distance::EpsOnDiff(_) => false,
             _ => true,
         };
-        self.margin.is_finite()
-            && eps_ok
-            && self.reduction != Reduction::None
-            && self.block != Some(0)
+        self.margin.is_finite() && eps_ok && self.block != Some(0)
     }
     fn reference(&self) -> Option<Reference<'_>> {
         (self.m > 0).then(|| {
@@ -184,6 +186,7 @@ fn stats_same(a: &MiningStats, b: &MiningStats) -> bool {
         && a.active == b.active
         && same(a.mean_d_ap, b.mean_d_ap)
         && same(a.mean_d_an, b.mean_d_an)
+        && a.valid_anchors == b.valid_anchors
         && same(a.anchors_with_both, b.anchors_with_both)
 }
 
@@ -253,7 +256,7 @@ pub fn run(data: &[u8]) {
     let c = decode(data);
     crate::debug!("{c:?}");
     // A scratch buffer is short only if it needs at least one element.
-    let need = if c.settings_valid() {
+    let need = if c.mine_settings_valid() {
         c.miner(triplet_simd::Backend::detect())
             .scratch_len(c.n, c.m)
             .expect("no overflow at these sizes")
@@ -261,7 +264,8 @@ pub fn run(data: &[u8]) {
         triplet_simd::ScratchLen { f32s: 0, u32s: 0 }
     };
     let short = (c.short_f32 && need.f32s > 0) || (c.short_u32 && need.u32s > 0);
-    let valid = c.settings_valid() && c.labels.len() == c.n && !short;
+    let mine_valid = c.mine_settings_valid() && c.labels.len() == c.n && !short;
+    let valid = mine_valid && c.settings_valid();
     let bes = backends();
     // The count, from a first call with a buffer large enough for any batch here.
     let l = c.n + c.m;
@@ -280,10 +284,13 @@ pub fn run(data: &[u8]) {
     let r0 = &runs[0];
     assert_eq!(r0.res.is_ok(), valid, "validity: {:?} {c:?}", r0.res);
     assert_eq!(first.res.is_ok(), valid);
+    assert_eq!(first.mined.is_ok(), mine_valid, "{:?}", first.mined);
     if valid {
         let s = r0.res.as_ref().unwrap();
         assert!(stats_same(s, r0.fwd.as_ref().unwrap()), "forward differs");
         assert_eq!(s.mined, count as u64);
+    }
+    if mine_valid {
         assert_eq!(r0.mined.is_ok(), out_len >= count, "{:?}", r0.mined);
         if let Err(e) = &r0.mined {
             assert!(
@@ -347,7 +354,11 @@ fn oracle(c: &Case, first: &Run) {
     )
     .unwrap();
     let s = first.res.as_ref().unwrap();
-    assert_eq!((s.mined, s.active), (r.mined, r.active), "oracle counts");
+    assert_eq!(
+        (s.mined, s.active, s.valid_anchors),
+        (r.mined, r.active, r.valid_anchors),
+        "oracle counts"
+    );
     if !(c.upstream.is_finite() && c.upstream.abs() <= 1e6) {
         return;
     }

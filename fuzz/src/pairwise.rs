@@ -7,16 +7,21 @@
 //! its own `size`), view y (values `related` to x's); then a byte (< 192: the output is
 //! `rows(x) × rows(y)`, else its own `size` rows and columns) and the output view (its values are
 //! the buffer's prior content, which every call must leave alone outside the matrix, and everywhere
-//! on error).
+//! on error); last, a distance for `distance_pairwise` / `distance_pairwise_self` (`u8 % 4`: SqL2,
+//! Exact, EpsInSqrt with an `f32` eps, EpsOnDiff).
 //!
 //! Checks, besides those of every target (`distance_runs`): each entry has the bits of the one-pair
 //! function of its two rows, is within the oracle's bound, and `l2` is the root of `sq_l2`; the
 //! padding and the rest of the buffer keep their bits; the self form is symmetric with a `+0`
-//! diagonal for finite rows; `reference::sq_l2_pairwise` agrees with `reference::sq_l2`.
+//! diagonal for finite rows; `reference::sq_l2_pairwise` agrees with `reference::sq_l2`; the
+//! `Distance` forms, on every backend, are the named functions' bits for SqL2 and Exact and
+//! `sqrt(sq_l2 + eps)` for EpsInSqrt, and an error that writes nothing for EpsOnDiff or a bad eps.
 
-use triplet_simd::{Backend, Error, Rows, reference};
+use triplet_simd::{Backend, Distance, Error, Rows, reference};
 
-use crate::{CAP, Input, ViewSpec, check_l2, check_result, check_sq, same, show_rows};
+use crate::{
+    CAP, Input, ViewSpec, backends, check_l2, check_result, check_sq, same, same_slice, show_rows,
+};
 
 pub fn run(data: &[u8]) {
     let mut inp = Input::new(data);
@@ -37,6 +42,12 @@ pub fn run(data: &[u8]) {
         (inp.size(), inp.size())
     };
     let so = ViewSpec::decode(&mut inp, out_rows, out_cols, None);
+    let distance = match inp.u8() % 4 {
+        0 => Distance::SqL2,
+        1 => Distance::Exact,
+        2 => Distance::EpsInSqrt(inp.f32()),
+        _ => Distance::EpsOnDiff(inp.f32()),
+    };
 
     let Some(x) = sx.checked_view("view x") else {
         return;
@@ -112,6 +123,7 @@ pub fn run(data: &[u8]) {
     }
     let yv = y.unwrap_or(x);
     check_oracle_matrix(x, yv);
+    check_distance_forms(x, y, &so, distance, sq0, l20);
     // Every value of the buffer: an entry of the matrix, or untouched.
     let (base, stride) = (so.base(), so.stride);
     let be = Backend::detect();
@@ -149,6 +161,56 @@ pub fn run(data: &[u8]) {
             if i == j && xi.iter().all(|v| v.is_finite()) {
                 assert_eq!(got_sq.to_bits(), 0, "{what}: diagonal of a finite row");
             }
+        }
+    }
+}
+
+/// `distance_pairwise(_self)` on every backend against the checked `sq_l2` / `l2` buffers of the same
+/// shapes: the same bits (the root of `sq + eps` for EpsInSqrt), or an error with nothing written.
+fn check_distance_forms(
+    x: Rows<'_>,
+    y: Option<Rows<'_>>,
+    so: &ViewSpec,
+    distance: Distance,
+    sq: &[f32],
+    l2: &[f32],
+) {
+    let eps = match distance {
+        Distance::EpsInSqrt(e) if e.is_finite() && e >= 0.0 => Some(e),
+        Distance::SqL2 | Distance::Exact => Some(0.0),
+        _ => None,
+    };
+    let (n, m) = (x.rows(), y.map_or(x.rows(), |y| y.rows()));
+    let (base, stride) = (so.base(), so.stride.max(1));
+    for be in backends() {
+        let mut buf = so.backing.clone();
+        let out = so.view_mut(&mut buf).unwrap();
+        let r = match y {
+            Some(y) => be.distance_pairwise(x, y, out, distance),
+            None => be.distance_pairwise_self(x, out, distance),
+        };
+        if eps.is_none() {
+            assert!(r.is_err(), "{distance:?} accepted");
+            assert!(same_slice(&buf, &so.backing), "written on error");
+            continue;
+        }
+        r.unwrap_or_else(|e| panic!("{distance:?}: {e}"));
+        for (k, &got) in buf.iter().enumerate() {
+            let inside = k
+                .checked_sub(base)
+                .map(|o| (o / stride, o % stride))
+                .is_some_and(|(i, j)| i < n && j < m && so.stride > 0);
+            let want = match distance {
+                _ if !inside => so.backing[k],
+                Distance::SqL2 => sq[k],
+                Distance::Exact => l2[k],
+                _ => (sq[k] + eps.unwrap()).sqrt(),
+            };
+            assert!(
+                same(got, want),
+                "{:?} {distance:?}: value {k} is {got:e}, not {want:e}",
+                be.isa()
+            );
         }
     }
 }

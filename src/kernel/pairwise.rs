@@ -59,7 +59,6 @@ pub(crate) enum Metric {
     /// `sqrt(s)` (Euclidean, correctly rounded).
     L2,
     /// `sqrt(s + eps)` (the Hermans et al. convention; `s + eps` rounded to `f32` first).
-    // For the miners, which accept this distance; the public API has no form for it.
     L2EpsInSqrt(f32),
 }
 
