@@ -180,6 +180,13 @@ fn triplet(b: &mut Bench) {
         // The gradient buffers, shared by every contender (the same pages, already faulted in).
         let g = RefCell::new([vec![0.0f32; len], vec![0.0f32; len], vec![0.0f32; len]]);
         let loss = TripletLoss::new(0.0).reduction(Reduction::Sum);
+        // The same triplets as one network's interleaved output `[a0 p0 n0 a1 …]`, with the gradients
+        // interleaved the same way: the same bytes in one input and one output stream.
+        let xi: Vec<f32> = (0..n)
+            .flat_map(|i| x.iter().flat_map(move |m| &m[i * d..(i + 1) * d]))
+            .copied()
+            .collect();
+        let gi = RefCell::new(vec![0.0f32; 3 * len]);
         let mut w = b.workload("triplet", size, Unit::Bytes((6 * len * 4) as u64));
         w.baseline("stream", || {
             let mut g = g.borrow_mut();
@@ -205,6 +212,9 @@ fn triplet(b: &mut Bench) {
             let mut g = g.borrow_mut();
             let [ga, gp, gn] = &mut *g;
             fused::fused(&loss, x, [ga, gp, gn], d).loss
+        });
+        w.contender("interleaved", || {
+            fused::fused_interleaved(&loss, &xi, &mut gi.borrow_mut(), d).loss
         });
         w.run();
     }

@@ -371,6 +371,11 @@ impl<'a> Rows<'a> {
         let s = r * self.stride;
         &self.data[s..s + self.dim]
     }
+
+    /// The values from row 0's first on (what the view was made from, less any skipped start).
+    pub(crate) fn data(&self) -> &'a [f32] {
+        self.data
+    }
 }
 
 /// A writable strided view: `rows` rows of `dim` values, `stride` values apart. Values between rows

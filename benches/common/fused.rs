@@ -24,3 +24,12 @@ pub fn forward(loss: &TripletLoss, x: [&[f32]; 3], d: usize) -> TripletStats {
     let t = Triplets::dense(black_box(x[0]), black_box(x[1]), black_box(x[2]), d);
     loss.forward(t).unwrap()
 }
+
+/// One fused call on one interleaved batch `[a0 p0 n0 a1 …]` (rows of `d` floats), gradients
+/// overwritten into one interleaved buffer of the same shape: one network's output, no copy.
+#[allow(dead_code)] // the paired bench calls it; the criterion bench and the peer timing do not
+pub fn fused_interleaved(loss: &TripletLoss, x: &[f32], g: &mut [f32], d: usize) -> TripletStats {
+    let t = Triplets::interleaved(black_box(x), d);
+    loss.forward_backward(t, TripletGrads::interleaved(g))
+        .unwrap()
+}

@@ -176,6 +176,96 @@ fn long<S: Simd, const K: usize, const R: usize, const M: usize>(
     out
 }
 
+/// The most vectors of row 0 that [`sums_in_order`] keeps in registers.
+pub(crate) const HELD: usize = 16;
+
+/// [`sums`] over rows that lie side by side in memory (one interleaved batch's `[a p n]`), reading
+/// each row whole, in increasing row order: row 0 into registers, then row 1 and row 2 once each
+/// against it (a later pair re-reads rows already read, from L1). Each accumulator takes the same
+/// vectors in the same order as in [`sums`], so the bits are the same; only the order of the loads
+/// differs. Read vector by vector, side by side, rows that share pages come in at half the speed of
+/// three separate buffers out of cache: within a page the first reads are not in increasing order,
+/// and the hardware prefetchers do not follow them.
+///
+/// Rows of more than [`HELD`] vectors are read once in increasing order first (one load per 64 bytes
+/// of row 0), then pair by pair. For rows of more than one vector; pairs whose first row is 0 or was
+/// read by an earlier pair.
+#[inline(always)]
+pub(crate) fn sums_in_order<S: Simd, const M: usize>(
+    simd: S,
+    rows: [&[f32]; 3],
+    pairs: [(usize, usize); M],
+    eps: Option<f32>,
+) -> [f32; M] {
+    if rows[0].len() > HELD * S::F32_LANES {
+        // Too long to keep in registers: read row 0 first (one load per 64 bytes, in increasing
+        // order), then each pair alone, its first row again from cache.
+        let (v, _) = S::as_simd_f32s(rows[0]);
+        let mut seen = simd.splat_f32s(0.0);
+        for x in v.iter().step_by((16 / S::F32_LANES).max(1)) {
+            seen = simd.max_f32s(seen, *x);
+        }
+        core::hint::black_box(seen);
+        return pairs.map(|(i, k)| sums::<S, 2, 1>(simd, [rows[i], rows[k]], [(0, 1)], eps)[0]);
+    }
+    macro_rules! arms {
+        ($($n:literal)*) => {
+            match rows[0].len() / S::F32_LANES {
+                $($n => by_width!(S, in_order::<M, $n>(simd, rows, pairs, eps)),)*
+                _ => unreachable!("sums_in_order: rows of 2 to HELD vectors"),
+            }
+        };
+    }
+    arms!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// [`sums_in_order`] for rows of `N` whole vectors and a partial one or none (every index is a
+/// constant after unrolling, so that row 0 and the accumulators stay in registers).
+#[inline(always)]
+fn in_order<S: Simd, const K: usize, const M: usize, const N: usize>(
+    simd: S,
+    rows: [&[f32]; 3],
+    pairs: [(usize, usize); M],
+    eps: Option<f32>,
+) -> [f32; M] {
+    let (len, w) = (rows[0].len(), S::F32_LANES);
+    let rem = len - N * w;
+    // Arrays of exactly `N` vectors, so that no index needs a bounds check.
+    let empty = [simd.splat_f32s(0.0); N];
+    let vecs = rows.map(|r| {
+        S::as_simd_f32s(&r[..N * w])
+            .0
+            .first_chunk::<N>()
+            .unwrap_or(&empty)
+    });
+    let tail = |i: usize| load(simd, &rows[i][N * w..]);
+    let held: [S::f32s; N] = core::array::from_fn(|v| vecs[0][v]);
+    let held_tail = if rem > 0 {
+        tail(0)
+    } else {
+        simd.splat_f32s(0.0)
+    };
+    let mut acc = [[simd.splat_f32s(0.0); K]; M];
+    for m in 0..M {
+        let (i, k) = pairs[m];
+        for v in 0..N {
+            let x = [if i == 0 { held[v] } else { vecs[i][v] }, vecs[k][v]];
+            let d = diff(simd, &x, (0, 1), eps, w);
+            acc[m][v % K] = simd.mul_add_f32s(d, d, acc[m][v % K]);
+        }
+        if rem > 0 {
+            let x = [if i == 0 { held_tail } else { tail(i) }, tail(k)];
+            let d = diff(simd, &x, (0, 1), eps, rem);
+            acc[m][N % K] = simd.mul_add_f32s(d, d, acc[m][N % K]);
+        }
+    }
+    let mut out = [0.0; M];
+    for m in 0..M {
+        out[m] = fold::<S, K>(simd, acc[m]);
+    }
+    out
+}
+
 /// Element `i` goes to lane `i mod 64`: vector accumulator `j` of every pair gets one fused multiply-add.
 #[inline(always)]
 fn step<S: Simd, const K: usize, const R: usize, const M: usize>(

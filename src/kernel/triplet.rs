@@ -3,7 +3,7 @@
 
 use pulp::{Simd, WithSimd};
 
-use super::distance::sums;
+use super::distance::{sums, sums_in_order};
 use super::loss::Weights;
 use super::sum::BlockSums;
 use super::{combine, load};
@@ -29,6 +29,21 @@ pub(crate) enum Source<'a> {
 }
 
 impl<'a> Source<'a> {
+    /// Whether every triplet's three rows lie side by side in memory, `[a p n]` (one interleaved
+    /// batch, with equal padding after each row or none), rather than in three places.
+    fn side_by_side(&self) -> bool {
+        let Source::Views(v) = self else {
+            return false;
+        };
+        let (dim, stride) = (v[0].dim(), v[0].stride());
+        let at = |r: &Rows<'_>| r.data().as_ptr() as usize;
+        let gap = at(&v[1]).wrapping_sub(at(&v[0]));
+        v.iter().all(|r| r.stride() == stride)
+            && at(&v[2]).wrapping_sub(at(&v[1])) == gap
+            && gap >= 4 * dim
+            && gap <= 4 * stride
+    }
+
     pub(crate) fn len(&self) -> usize {
         match self {
             Source::Views(v) => v[0].rows(),
@@ -88,8 +103,9 @@ struct Eval {
     slope: f32,
 }
 
+/// One triplet's distances and loss; `in_order`: its rows lie side by side (see [`sums_in_order`]).
 #[inline(always)]
-fn evaluate<S: Simd>(simd: S, cfg: &Config, x: [&[f32]; 3]) -> Eval {
+fn evaluate<S: Simd>(simd: S, cfg: &Config, x: [&[f32]; 3], in_order: bool) -> Eval {
     let eps_on_diff = match cfg.distance {
         Distance::EpsOnDiff(e) => Some(e),
         _ => None,
@@ -99,11 +115,22 @@ fn evaluate<S: Simd>(simd: S, cfg: &Config, x: [&[f32]; 3]) -> Eval {
         Distance::EpsInSqrt(e) => super::sqrt(s + e),
         Distance::EpsOnDiff(_) | Distance::Exact => super::sqrt(s),
     };
+    let in_order = in_order && x[0].len() > S::F32_LANES;
     let (d_ap, d_an, d_pn) = if cfg.swap {
-        let [ap, an, pn] = sums::<S, 3, 3>(simd, x, [(0, 1), (0, 2), (1, 2)], eps_on_diff);
+        let pairs = [(0, 1), (0, 2), (1, 2)];
+        let [ap, an, pn] = if in_order {
+            sums_in_order::<S, 3>(simd, x, pairs, eps_on_diff)
+        } else {
+            sums::<S, 3, 3>(simd, x, pairs, eps_on_diff)
+        };
         (root(ap), root(an), root(pn))
     } else {
-        let [ap, an] = sums::<S, 3, 2>(simd, x, [(0, 1), (0, 2)], eps_on_diff);
+        let pairs = [(0, 1), (0, 2)];
+        let [ap, an] = if in_order {
+            sums_in_order::<S, 2>(simd, x, pairs, eps_on_diff)
+        } else {
+            sums::<S, 3, 2>(simd, x, pairs, eps_on_diff)
+        };
         (root(ap), root(an), f32::NAN)
     };
     // A tie keeps d(a, n); a NaN d(p, n) never swaps.
@@ -370,10 +397,11 @@ impl WithSimd for Triplet<'_, '_> {
         // are computed, so the next rows' loads are in flight while the stores drain, and the branch on
         // i's activity is resolved by the time it is reached. Gradients still go out in triplet order.
         let mut pending: Option<(usize, [&[f32]; 3], Eval)> = None;
+        let in_order = src.side_by_side();
         for i in 0..=src.len() {
             let next = if i < src.len() {
                 let x = src.rows(i);
-                let ev = evaluate(simd, &cfg, x);
+                let ev = evaluate(simd, &cfg, x, in_order);
                 t.active += usize::from(ev.active);
                 let weighted = match weight {
                     Weights::Each(w) => f64::from(w[i]) * f64::from(ev.loss),
