@@ -206,7 +206,12 @@ pub(crate) fn sums_in_order<S: Simd, const M: usize>(
             seen = simd.max_f32s(seen, *x);
         }
         core::hint::black_box(seen);
-        return pairs.map(|(i, k)| sums::<S, 2, 1>(simd, [rows[i], rows[k]], [(0, 1)], eps)[0]);
+        let mut out = [0.0; M];
+        for m in 0..M {
+            let (i, k) = pairs[m];
+            out[m] = sums::<S, 2, 1>(simd, [rows[i], rows[k]], [(0, 1)], eps)[0];
+        }
+        return out;
     }
     macro_rules! arms {
         ($($n:literal)*) => {
@@ -228,42 +233,68 @@ fn in_order<S: Simd, const K: usize, const M: usize, const N: usize>(
     pairs: [(usize, usize); M],
     eps: Option<f32>,
 ) -> [f32; M] {
-    let (len, w) = (rows[0].len(), S::F32_LANES);
-    let rem = len - N * w;
-    // Arrays of exactly `N` vectors, so that no index needs a bounds check.
+    let w = S::F32_LANES;
+    let rem = rows[0].len() - N * w;
+    // Arrays of exactly `N` vectors, so that no index needs a bounds check, and the tails. (No
+    // `array::map`: its closure is a call of its own.)
     let empty = [simd.splat_f32s(0.0); N];
-    let vecs = rows.map(|r| {
-        S::as_simd_f32s(&r[..N * w])
+    let whole = |i: usize| {
+        S::as_simd_f32s(&rows[i][..N * w])
             .0
             .first_chunk::<N>()
             .unwrap_or(&empty)
-    });
-    let tail = |i: usize| load(simd, &rows[i][N * w..]);
-    let held: [S::f32s; N] = core::array::from_fn(|v| vecs[0][v]);
-    let held_tail = if rem > 0 {
-        tail(0)
-    } else {
-        simd.splat_f32s(0.0)
     };
-    let mut acc = [[simd.splat_f32s(0.0); K]; M];
-    for m in 0..M {
-        let (i, k) = pairs[m];
-        for v in 0..N {
-            let x = [if i == 0 { held[v] } else { vecs[i][v] }, vecs[k][v]];
-            let d = diff(simd, &x, (0, 1), eps, w);
-            acc[m][v % K] = simd.mul_add_f32s(d, d, acc[m][v % K]);
-        }
-        if rem > 0 {
-            let x = [if i == 0 { held_tail } else { tail(i) }, tail(k)];
-            let d = diff(simd, &x, (0, 1), eps, rem);
-            acc[m][N % K] = simd.mul_add_f32s(d, d, acc[m][N % K]);
+    let vecs = [whole(0), whole(1), whole(2)];
+    let mut tails = [None; 3];
+    if rem > 0 {
+        for i in 0..3 {
+            tails[i] = Some(load(simd, &rows[i][N * w..]));
         }
     }
+    let held: [S::f32s; N] = *vecs[0];
+    // One pair at a time, each with its own accumulators; eps is decided once per pair. (A loop, not
+    // a closure: a closure's body would not run with the target's features.)
     let mut out = [0.0; M];
     for m in 0..M {
-        out[m] = fold::<S, K>(simd, acc[m]);
+        let (i, k) = pairs[m];
+        let x = if i == 0 { &held } else { vecs[i] };
+        let tail = tails[i].zip(tails[k]);
+        out[m] = match eps {
+            None => pair::<S, K, N, false>(simd, x, vecs[k], tail, 0.0, rem),
+            Some(e) => pair::<S, K, N, true>(simd, x, vecs[k], tail, e, rem),
+        };
     }
     out
+}
+
+/// `Σ (x − y [+ eps])²` of one pair of rows held as `N` whole vectors and an optional partial one
+/// (`rem` real lanes), accumulated as [`sums`] does.
+#[inline(always)]
+fn pair<S: Simd, const K: usize, const N: usize, const EPS: bool>(
+    simd: S,
+    x: &[S::f32s; N],
+    y: &[S::f32s; N],
+    tail: Option<(S::f32s, S::f32s)>,
+    eps: f32,
+    rem: usize,
+) -> f32 {
+    let mut acc = [simd.splat_f32s(0.0); K];
+    let e = simd.splat_f32s(eps);
+    for v in 0..N {
+        let mut d = simd.sub_f32s(x[v], y[v]);
+        if EPS {
+            d = simd.add_f32s(d, e);
+        }
+        acc[v % K] = simd.mul_add_f32s(d, d, acc[v % K]);
+    }
+    if let Some((tx, ty)) = tail {
+        let mut d = simd.sub_f32s(tx, ty);
+        if EPS {
+            d = simd.add_f32s(d, splat_first(simd, eps, rem));
+        }
+        acc[N % K] = simd.mul_add_f32s(d, d, acc[N % K]);
+    }
+    fold::<S, K>(simd, acc)
 }
 
 /// Element `i` goes to lane `i mod 64`: vector accumulator `j` of every pair gets one fused multiply-add.
