@@ -166,7 +166,7 @@ impl pulp::WithSimd for Double<'_> {
 
 /// The fused triplet forward + backward (squared distance, `Sum`, margin 0: about half of the triplets
 /// active) against the ordinary-store stream over the same bytes (3·N·D floats read, 3·N·D written),
-/// the naive loop and `copy_from_slice`.
+/// the naive loop, `copy_from_slice` and the same dense call (the interleaved contender's reference).
 fn triplet(b: &mut Bench) {
     let arch = pulp::Arch::new();
     for (n, d) in [(1024usize, 128usize), (4096, 256), (65_536, 256)] {
@@ -187,6 +187,8 @@ fn triplet(b: &mut Bench) {
             .copied()
             .collect();
         let gi = RefCell::new(vec![0.0f32; 3 * len]);
+        let xd = x.map(|m| m.to_vec());
+        let gd = RefCell::new([0; 3].map(|_| vec![0.0f32; len]));
         let mut w = b.workload("triplet", size, Unit::Bytes((6 * len * 4) as u64));
         w.baseline("stream", || {
             let mut g = g.borrow_mut();
@@ -207,6 +209,16 @@ fn triplet(b: &mut Bench) {
             ga.copy_from_slice(black_box(x[0]));
             gp.copy_from_slice(black_box(x[1]));
             gn.copy_from_slice(black_box(x[2]));
+        });
+        // The same call as `default`, as a baseline: `interleaved` against it is the price of the
+        // layout, paired (and `default` against it, about 1, is the noise of the rounds). It has
+        // buffers of its own, as `interleaved` has, so that neither finds more of its bytes left in
+        // the last-level cache by the other contenders (at 4096 × 256 one contender's 24 MiB fit in
+        // it, two do not).
+        w.baseline("dense call", || {
+            let mut g = gd.borrow_mut();
+            let [ga, gp, gn] = &mut *g;
+            fused::fused(&loss, [&xd[0], &xd[1], &xd[2]], [ga, gp, gn], d).loss
         });
         w.contender("default", || {
             let mut g = g.borrow_mut();

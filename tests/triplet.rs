@@ -1027,6 +1027,15 @@ fn squared_error_with_a_nan_row_is_nan_under_every_reduction() {
     }
 }
 
+/// One forward + backward call into three fresh separate gradient buffers of `len` values each.
+fn separate(loss: &TripletLoss, t: Triplets<'_>, len: usize) -> (TripletStats, [Vec<f32>; 3]) {
+    let [mut ga, mut gp, mut gn] = [0; 3].map(|_| vec![0.0f32; len]);
+    let s = loss
+        .forward_backward(t, TripletGrads::separate(&mut ga, &mut gp, &mut gn))
+        .unwrap();
+    (s, [ga, gp, gn])
+}
+
 /// Dense batches, one interleaved buffer, three views and index triplets are four ways to name the
 /// same triplets: the same statistics, losses and gradients to the bit, on every backend.
 #[test]
@@ -1059,17 +1068,7 @@ fn every_call_form_gives_the_same_bits() {
                     TripletGrads::interleaved(&mut gi),
                 )
                 .unwrap();
-            let (mut ga, mut gp, mut gn) = (
-                vec![0.0; rows * d],
-                vec![0.0; rows * d],
-                vec![0.0; rows * d],
-            );
-            let sd = loss
-                .forward_backward(
-                    Triplets::dense(&a, &p, &n, d),
-                    TripletGrads::separate(&mut ga, &mut gp, &mut gn),
-                )
-                .unwrap();
+            let (sd, [ga, gp, gn]) = separate(&loss, Triplets::dense(&a, &p, &n, d), rows * d);
             let [va, vp, vn] = Rows::interleaved::<3>(&inter, d).unwrap();
             let sv = loss.forward(Triplets::views(va, vp, vn)).unwrap();
             let mut gm = vec![0.0f32; 3 * rows * d];
@@ -1142,35 +1141,12 @@ fn rows_side_by_side_give_the_bits_of_dense_rows() {
                         .swap(swap)
                         .reduction(Reduction::Sum)
                         .backend(be);
-                    let (mut ga, mut gp, mut gn) = (
-                        vec![0.0; rows * d],
-                        vec![0.0; rows * d],
-                        vec![0.0; rows * d],
-                    );
-                    let sd = loss
-                        .forward_backward(
-                            Triplets::dense(&a, &p, &n, d),
-                            TripletGrads::separate(&mut ga, &mut gp, &mut gn),
-                        )
-                        .unwrap();
+                    let (sd, gd) = separate(&loss, Triplets::dense(&a, &p, &n, d), rows * d);
                     let [va, vp, vn] = Rows::interleaved_padded::<3>(&inter, rows, d, s).unwrap();
-                    let (mut ha, mut hp, mut hn) = (
-                        vec![0.0; rows * d],
-                        vec![0.0; rows * d],
-                        vec![0.0; rows * d],
-                    );
-                    let si = loss
-                        .forward_backward(
-                            Triplets::views(va, vp, vn),
-                            TripletGrads::separate(&mut ha, &mut hp, &mut hn),
-                        )
-                        .unwrap();
+                    let (si, gi) = separate(&loss, Triplets::views(va, vp, vn), rows * d);
                     let what = format!("{:?} d {d} pad {pad} {distance:?} swap {swap}", be.isa());
                     assert!(stats_same(&sd, &si), "{what}: {sd:?} vs {si:?}");
-                    assert!(
-                        same_all(&ga, &ha) && same_all(&gp, &hp) && same_all(&gn, &hn),
-                        "{what}"
-                    );
+                    assert!((0..3).all(|k| same_all(&gd[k], &gi[k])), "{what}");
                 }
             }
         }
