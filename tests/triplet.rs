@@ -1153,6 +1153,22 @@ fn rows_side_by_side_give_the_bits_of_dense_rows() {
     }
 }
 
+/// One-row views may have any stride up to `usize::MAX`: the check whether the rows lie side by side
+/// must not overflow (it did, in a debug build: found by the `triplet` fuzz target).
+#[test]
+fn one_row_views_with_huge_strides_do_not_overflow() {
+    let data = [0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0];
+    for stride in [usize::MAX, usize::MAX / 2, usize::MAX / 4 + 1] {
+        let [a, p, n] = [0, 2, 4].map(|o| Rows::new(&data[o..], 1, 2, stride).unwrap());
+        let s = TripletLoss::new(1.0)
+            .reduction(Reduction::Sum)
+            .forward(Triplets::views(a, p, n))
+            .unwrap();
+        // d(a, p) = 8, d(a, n) = 32: inactive.
+        assert_eq!((s.loss, s.mean_d_ap, s.mean_d_an), (0.0, 8.0, 32.0));
+    }
+}
+
 /// Per-triplet diagnostics: the same on every backend, consistent with the statistics, the distance
 /// functions and the oracle's decisions; they see swap decisions of inactive triplets too.
 #[test]

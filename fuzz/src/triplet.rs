@@ -11,7 +11,8 @@
 //! gradient rows of an inactive triplet are `+0` (overwrite) or untouched (accumulate), those of a
 //! NaN triplet NaN; other
 //! gradients, where the hinge and swap decisions are certain, are within a rounding bound of the f64
-//! formulas of SEMANTICS.md; nothing outside the gradient rows is written.
+//! formulas of SEMANTICS.md; nothing outside the gradient rows is written; the same rows copied side
+//! by side into one interleaved batch (padded) give the same bits on every backend.
 //!
 //! Input: header; the settings (`Settings::decode`); bytes for the grad mode (`& 1`: Overwrite) and the
 //! operation (`% 4 != 0`: forward_backward); `size` n and dim; view a; views p and n (each: a byte < 200:
@@ -19,7 +20,7 @@
 //! else `out_buffer`); the upstream (`UpSpec::decode`); then, for forward_backward, a byte (`& 1`:
 //! interleaved): interleaved, a byte < 200: `3n × dim` (`size`s if `3n` overflows), else `size`s, then
 //! its view; separate, for each of anchor, positive, negative a byte (`& 1`: present), a byte (< 200:
-//! `n × dim`, else `size`s) and its view.
+//! `n × dim`, else `size`s) and its view; last, the padding (`u8 % 4`) of a side-by-side copy.
 
 use triplet_simd::{
     Backend, Distance, Error, GradMode, Reduction, Rows, RowsMut, TripletGrads, TripletLoss,
@@ -497,6 +498,8 @@ pub fn run(data: &[u8]) {
         let gn = one(&mut inp);
         GradSpec::Separate([ga, gp, gn])
     };
+    // Padding after each row of the side-by-side copy (see the end).
+    let pad = usize::from(inp.u8() % 4);
     let case = Case {
         settings,
         mode,
@@ -663,6 +666,28 @@ pub fn run(data: &[u8]) {
 
     if backward {
         check_grads(&case, views, &stats, &per, &exact, &first.grads, &ctx);
+    }
+
+    // The same rows side by side, as one interleaved batch `[a p n]` with `pad` values after each
+    // row (the kernel reads such rows in another order): the same bits on every backend.
+    let len = dim
+        .checked_add(pad)
+        .and_then(|s| s.checked_mul(3 * n))
+        .filter(|&l| n > 0 && dim > 0 && l <= 64 * CAP);
+    if let Some(len) = len {
+        let s = dim + pad;
+        let mut inter = vec![f32::NAN; len];
+        for i in 0..n {
+            for (k, v) in views.iter().enumerate() {
+                inter[(3 * i + k) * s..][..dim].copy_from_slice(v.row(i).unwrap());
+            }
+        }
+        let side = Rows::interleaved_padded::<3>(&inter, n, dim, s).unwrap();
+        for be in &bes {
+            let l = settings.loss(settings.reduction, Some(*be));
+            let o = case.call("side by side", l, side, backward);
+            check_same_outcome("rows side by side vs the views", first, &o, &ctx);
+        }
     }
 }
 

@@ -37,11 +37,14 @@ impl<'a> Source<'a> {
         };
         let (dim, stride) = (v[0].dim(), v[0].stride());
         let at = |r: &Rows<'_>| r.data().as_ptr() as usize;
+        // In bytes; a view's stride may be near `usize::MAX` values (one row), so compare in values.
         let gap = at(&v[1]).wrapping_sub(at(&v[0]));
+        let values = gap / size_of::<f32>();
         v.iter().all(|r| r.stride() == stride)
             && at(&v[2]).wrapping_sub(at(&v[1])) == gap
-            && gap >= 4 * dim
-            && gap <= 4 * stride
+            && gap % size_of::<f32>() == 0
+            && values >= dim
+            && values <= stride
     }
 
     pub(crate) fn len(&self) -> usize {
