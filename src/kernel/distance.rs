@@ -177,7 +177,7 @@ fn long<S: Simd, const K: usize, const R: usize, const M: usize>(
 }
 
 /// The most vectors of row 0 that [`sums_in_order`] keeps in registers.
-pub(crate) const HELD: usize = 16;
+const HELD: usize = 16;
 
 /// [`sums`] over rows that lie side by side in memory (one interleaved batch's `[a p n]`), reading
 /// each row whole, in increasing row order: row 0 into registers, then row 1 and row 2 once each
